@@ -1,0 +1,5 @@
+"""``python -m buyerjourney``."""
+
+from buyerjourney.cli import main
+
+main()

@@ -1,0 +1,358 @@
+"""The embedded event store: one DuckDB file.
+
+Tables (schema version in ``meta``):
+
+- ``events_raw``: every accepted event exactly as imported (append-only, deduplicated on ``event_id``).
+  This is the source of truth: nothing accepted is ever lost.
+- ``identities``: identify / alias links; ``identity_conflicts``: links that were refused.
+- ``traits``: identify traits; ``spend``: marketing spend.
+- ``entities`` and ``event_names``: dictionaries mapping ids and names to dense integers.
+- ``events``: derived from ``events_raw`` by :meth:`DuckDBStore.refresh`, with identities resolved,
+  ids and names dictionary-encoded, and rows clustered by ``(entity_key, ts, event_key)`` so that the
+  funnel engine streams each entity's events in time order without sorting at query time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from buyerjourney.errors import NotFoundError, StoreError
+from buyerjourney.events import EVENT_SCHEMA, IDENTITY_SCHEMA, SPEND_SCHEMA, TRAITS_SCHEMA
+from buyerjourney.store.identity import IdentityConflict, resolve_identities
+
+SCHEMA_VERSION = 1
+#: Columns of the clustered ``events`` table.
+EVENTS_COLUMNS = ("entity_key", "ts", "event_key", "entity_id", "event", "event_id", "user_id",
+                  "anonymous_id", "account_id", "properties")
+DEFAULT_DB = "buyerjourney.duckdb"
+
+
+def default_db_path() -> Path:
+    """The store used when no ``--db`` is given: ``$BUYERJOURNEY_DB`` or ``./buyerjourney.duckdb``."""
+    return Path(os.environ.get("BUYERJOURNEY_DB") or DEFAULT_DB)
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """How many rows an append added, and how many it skipped as already present."""
+
+    inserted: int
+    duplicates: int
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """What a store holds."""
+
+    path: str
+    schema_version: int
+    events: int
+    entities: int
+    identified_entities: int
+    first_ts: Any
+    last_ts: Any
+    event_counts: dict[str, int] = field(default_factory=dict)
+    identity_links: int = 0
+    identity_conflicts: int = 0
+    spend_rows: int = 0
+    spend_total: float = 0.0
+    needs_refresh: bool = False
+
+
+_V1 = [
+    "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+    """CREATE TABLE IF NOT EXISTS events_raw (
+        event_id VARCHAR NOT NULL, entity_id VARCHAR, anonymous_id VARCHAR, account_id VARCHAR,
+        event VARCHAR NOT NULL, ts TIMESTAMPTZ NOT NULL, properties JSON)""",
+    """CREATE TABLE IF NOT EXISTS identities (
+        from_id VARCHAR NOT NULL, to_id VARCHAR NOT NULL, ts TIMESTAMPTZ NOT NULL,
+        kind VARCHAR NOT NULL, message_id VARCHAR NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS identity_conflicts (
+        from_id VARCHAR, kept_to_id VARCHAR, rejected_to_id VARCHAR, reason VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS traits (
+        entity_id VARCHAR NOT NULL, ts TIMESTAMPTZ NOT NULL, traits JSON, message_id VARCHAR NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS spend (
+        date DATE NOT NULL, source VARCHAR NOT NULL, campaign VARCHAR, amount DOUBLE NOT NULL,
+        currency VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS entities (
+        entity_key INTEGER, entity_id VARCHAR, identified BOOLEAN)""",
+    "CREATE TABLE IF NOT EXISTS event_names (event_key INTEGER, event VARCHAR, events BIGINT)",
+    """CREATE TABLE IF NOT EXISTS events (
+        entity_key INTEGER, ts TIMESTAMPTZ, event_key INTEGER, entity_id VARCHAR, event VARCHAR,
+        event_id VARCHAR, user_id VARCHAR, anonymous_id VARCHAR, account_id VARCHAR, properties JSON)""",
+]
+
+#: ``MIGRATIONS[v]`` brings a store from version ``v`` to ``v + 1``.
+MIGRATIONS: list[list[str]] = [_V1]
+
+
+class DuckDBStore:
+    """An event store in one DuckDB file (or ``:memory:``)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str) -> None:
+        self.con = con
+        self.path = path
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path | None = None, *, read_only: bool = False,
+             create: bool = True) -> DuckDBStore:
+        """Open (and create or migrate) the store at ``path``; ``None`` means the default path."""
+        target = str(path if path is not None else default_db_path())
+        if target != ":memory:":
+            if not Path(target).exists() and (read_only or not create):
+                raise NotFoundError(f"no store at {target}: import events first (buyerjourney import FILE)",
+                                    field="db")
+            if Path(target).is_dir():
+                raise StoreError(f"{target} is a folder, not a DuckDB file", field="db")
+        try:
+            con = duckdb.connect(target, read_only=read_only)
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open store {target}: {_first_line(exc)}", field="db") from exc
+        con.execute("SET TimeZone = 'UTC'")
+        store = cls(con, target)
+        store._migrate(read_only=read_only)
+        return store
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the file)."""
+        self.con.close()
+
+    def __enter__(self) -> DuckDBStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self, *, read_only: bool) -> None:
+        version = self.schema_version
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"store {self.path} has schema version {version}; this buyerjourney "
+                             f"reads up to {SCHEMA_VERSION}: upgrade buyerjourney", field="db")
+        if version == SCHEMA_VERSION:
+            return
+        if read_only:
+            raise StoreError(f"store {self.path} needs a migration; open it writable once", field="db")
+        for step in MIGRATIONS[version:]:
+            self.con.execute("BEGIN")
+            for statement in step:
+                self.con.execute(statement)
+            self.con.execute("COMMIT")
+        self._set_meta("schema_version", str(SCHEMA_VERSION))
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version written in the file (0 for a new file)."""
+        exists = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'").fetchone()[0]
+        if not exists:
+            return 0
+        row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
+    def _get_meta(self, key: str) -> str | None:
+        row = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    # -- writes ----------------------------------------------------------------------------------
+    def append_events(self, table: pa.Table) -> AppendResult:
+        """Add events (columns of :data:`EVENT_SCHEMA`); rows whose ``event_id`` is present are skipped.
+
+        Call :meth:`refresh` after a batch of appends so queries see them.
+        """
+        staged = table.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
+        self.con.register("_staged_events", staged)
+        try:
+            self.con.execute("BEGIN")
+            before = self._count("events_raw")
+            self.con.execute("""
+                INSERT INTO events_raw
+                SELECT event_id, entity_id, anonymous_id, account_id, event, ts, properties::JSON
+                FROM _staged_events s
+                WHERE NOT EXISTS (SELECT 1 FROM events_raw r WHERE r.event_id = s.event_id)
+                QUALIFY row_number() OVER (PARTITION BY s.event_id) = 1""")
+            inserted = self._count("events_raw") - before
+            if inserted:
+                self._set_meta("dirty", "1")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        finally:
+            self.con.unregister("_staged_events")
+        return AppendResult(inserted, staged.num_rows - inserted)
+
+    def append_identities(self, table: pa.Table) -> AppendResult:
+        """Add identity links (columns of :data:`IDENTITY_SCHEMA`), skipping known ``message_id``s."""
+        return self._append_unique("identities", table.select(IDENTITY_SCHEMA.names).cast(IDENTITY_SCHEMA),
+                                   "message_id")
+
+    def append_traits(self, table: pa.Table) -> AppendResult:
+        """Add identify traits (columns of :data:`TRAITS_SCHEMA`), skipping known ``message_id``s."""
+        return self._append_unique("traits", table.select(TRAITS_SCHEMA.names).cast(TRAITS_SCHEMA),
+                                   "message_id")
+
+    def append_spend(self, table: pa.Table) -> AppendResult:
+        """Add spend rows (columns of :data:`SPEND_SCHEMA`); an identical row already present is skipped."""
+        staged = table.select(SPEND_SCHEMA.names).cast(SPEND_SCHEMA)
+        self.con.register("_staged", staged)
+        try:
+            before = self._count("spend")
+            self.con.execute("""
+                INSERT INTO spend SELECT DISTINCT * FROM _staged s WHERE NOT EXISTS (
+                    SELECT 1 FROM spend p WHERE p.date = s.date AND p.source = s.source
+                    AND p.campaign IS NOT DISTINCT FROM s.campaign AND p.amount = s.amount
+                    AND p.currency IS NOT DISTINCT FROM s.currency)""")
+            inserted = self._count("spend") - before
+        finally:
+            self.con.unregister("_staged")
+        return AppendResult(inserted, staged.num_rows - inserted)
+
+    def _append_unique(self, name: str, staged: pa.Table, key: str) -> AppendResult:
+        self.con.register("_staged", staged)
+        try:
+            before = self._count(name)
+            self.con.execute(f"""
+                INSERT INTO {name} SELECT * FROM _staged s
+                WHERE NOT EXISTS (SELECT 1 FROM {name} t WHERE t.{key} = s.{key})
+                QUALIFY row_number() OVER (PARTITION BY s.{key}) = 1""")
+            inserted = self._count(name) - before
+            if inserted and name == "identities":
+                self._set_meta("dirty", "1")
+        finally:
+            self.con.unregister("_staged")
+        return AppendResult(inserted, staged.num_rows - inserted)
+
+    def _count(self, table: str) -> int:
+        return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+    # -- derived, clustered tables ---------------------------------------------------------------
+    @property
+    def needs_refresh(self) -> bool:
+        """True when events or identities were added since the last :meth:`refresh`."""
+        return self._get_meta("dirty") == "1"
+
+    def refresh(self, progress: Callable[[str], None] | None = None) -> list[IdentityConflict]:
+        """Resolve identities and rebuild the clustered ``events`` table and its dictionaries.
+
+        Returns the identity conflicts found (also kept in ``identity_conflicts``).
+        """
+        say = progress or (lambda _msg: None)
+        say("resolving identities")
+        links = self.con.sql("""
+            SELECT from_id, to_id, ts FROM identities
+            UNION ALL
+            SELECT anonymous_id, entity_id, min(ts) FROM events_raw
+            WHERE anonymous_id IS NOT NULL AND entity_id IS NOT NULL AND anonymous_id <> entity_id
+            GROUP BY ALL""").to_arrow_table()
+        roots, conflicts = resolve_identities(links)
+        id_map = pa.table({"from_id": pa.array(list(roots), pa.string()),
+                           "root_id": pa.array(list(roots.values()), pa.string())})
+        self.con.register("_id_map", id_map)
+        try:
+            self.con.execute("BEGIN")
+            self.con.execute("DELETE FROM identity_conflicts")
+            if conflicts:
+                self.con.executemany("INSERT INTO identity_conflicts VALUES (?, ?, ?, ?)",
+                                     [[c.from_id, c.kept_to_id, c.rejected_to_id, c.reason] for c in conflicts])
+            say("building the entity dictionary")
+            self.con.execute("""
+                CREATE OR REPLACE TEMP TABLE _resolved AS
+                SELECT r.rowid AS raw_row, coalesce(m.root_id, coalesce(r.entity_id, r.anonymous_id)) AS rid,
+                       (r.entity_id IS NOT NULL OR m.root_id IS NOT NULL) AS known
+                FROM events_raw r LEFT JOIN _id_map m ON m.from_id = coalesce(r.entity_id, r.anonymous_id)""")
+            self.con.execute("""
+                CREATE OR REPLACE TABLE entities AS
+                SELECT (row_number() OVER (ORDER BY rid) - 1)::INTEGER AS entity_key, rid AS entity_id,
+                       bool_or(known) AS identified
+                FROM _resolved GROUP BY rid""")
+            self.con.execute("""
+                CREATE OR REPLACE TABLE event_names AS
+                SELECT (row_number() OVER (ORDER BY event) - 1)::INTEGER AS event_key, event, count(*) AS events
+                FROM events_raw GROUP BY event""")
+            say("clustering events by (entity, time)")
+            self.con.execute("""
+                CREATE OR REPLACE TABLE events AS
+                SELECT en.entity_key, r.ts, n.event_key, en.entity_id, r.event, r.event_id,
+                       r.entity_id AS user_id, r.anonymous_id, r.account_id, r.properties
+                FROM events_raw r
+                JOIN _resolved x ON x.raw_row = r.rowid
+                JOIN entities en ON en.entity_id = x.rid
+                JOIN event_names n ON n.event = r.event
+                ORDER BY en.entity_key, r.ts, n.event_key, r.event_id""")
+            self.con.execute("DROP TABLE _resolved")
+            self._set_meta("dirty", "0")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        finally:
+            self.con.unregister("_id_map")
+        return conflicts
+
+    # -- reads -----------------------------------------------------------------------------------
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pa.Table:
+        """Run a read query (with ``?`` / ``$name`` parameters, never string-built values) into Arrow."""
+        try:
+            return self.con.sql(sql, params=params or None).to_arrow_table()
+        except duckdb.Error as exc:
+            raise StoreError(f"query failed: {_first_line(exc)}") from exc
+
+    def event_names(self) -> dict[str, int]:
+        """Event name -> event_key, from the dictionary built by :meth:`refresh`."""
+        return dict(self.con.execute("SELECT event, event_key FROM event_names").fetchall())
+
+    def scan(self, columns: Sequence[str] = ("entity_key", "ts", "event_key"),
+             event_keys: Sequence[int] | None = None, batch_size: int = 1 << 20) -> Iterator[pa.RecordBatch]:
+        """Stream ``columns`` of ``events`` in (entity_key, ts, event_key) order, optionally only some events.
+
+        Every batch is a run of whole rows in storage order; an entity may span two batches.
+        """
+        unknown = [c for c in columns if c not in EVENTS_COLUMNS]
+        if unknown:
+            raise NotFoundError(f"unknown event column {unknown[0]!r}", field="columns")
+        select = ", ".join(columns)
+        if event_keys is None:
+            sql, params = f"SELECT {select} FROM events ORDER BY entity_key, ts, event_key", []
+        else:
+            sql = (f"SELECT {select} FROM events WHERE list_contains(?, event_key) "
+                   "ORDER BY entity_key, ts, event_key")
+            params = [list(event_keys)]
+        reader = self.con.sql(sql, params=params or None).to_arrow_reader(batch_size)
+        yield from reader
+
+    def info(self) -> StoreInfo:
+        """Counts and ranges of what the store holds."""
+        events, first_ts, last_ts = self.con.execute(
+            "SELECT count(*), min(ts), max(ts) FROM events_raw").fetchone()
+        entities, identified = self.con.execute(
+            "SELECT count(*), count(*) FILTER (identified) FROM entities").fetchone()
+        event_counts = dict(self.con.execute(
+            "SELECT event, count(*) FROM events_raw GROUP BY event ORDER BY count(*) DESC, event").fetchall())
+        spend_rows, spend_total = self.con.execute(
+            "SELECT count(*), coalesce(sum(amount), 0) FROM spend").fetchone()
+        return StoreInfo(
+            path=self.path, schema_version=self.schema_version, events=int(events), entities=int(entities),
+            identified_entities=int(identified), first_ts=first_ts, last_ts=last_ts,
+            event_counts={k: int(v) for k, v in event_counts.items()},
+            identity_links=self._count("identities"), identity_conflicts=self._count("identity_conflicts"),
+            spend_rows=int(spend_rows), spend_total=float(spend_total), needs_refresh=self.needs_refresh)
+
+
+def open_store(path: str | Path | None = None, *, read_only: bool = False) -> DuckDBStore:
+    """Open the store at ``path`` (default :func:`default_db_path`)."""
+    return DuckDBStore.open(path, read_only=read_only)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
