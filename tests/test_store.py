@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-from conftest import journeys_for, load_events
 
 from buyerjourney.errors import NotFoundError, StoreError
 from buyerjourney.events import events_table_from_records
 from buyerjourney.store import DuckDBStore
 from buyerjourney.store.duckdb import SCHEMA_VERSION
+from conftest import journeys_for, load_events
 
 
 def test_events_are_clustered_by_entity_and_time(store):
@@ -49,7 +49,7 @@ def test_schema_version_and_newer_store_refused(tmp_path):
     con = duckdb.connect(str(path))
     con.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
     con.close()
-    with pytest.raises(StoreError, match="newer|upgrade"):
+    with pytest.raises(StoreError, match=r"newer|upgrade"):
         DuckDBStore.open(path)
 
 

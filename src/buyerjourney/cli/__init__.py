@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"{message} (see: {command} --help)", 2)
     except cli_errors.ClickException as exc:
         _fail(" ".join(exc.format_message().split()), exc.exit_code)
-    except (cli_errors.TyperException,) as exc:
+    except cli_errors.TyperException as exc:
         _fail(str(exc), 1)
     except FileNotFoundError as exc:
         _fail(f"no such file: {exc.filename}", 3)
