@@ -9,8 +9,12 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(VENV)/.bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(VENV)/.bench
 
 demo: $(STAMP)
 	$(BIN)/buyerjourney demo
@@ -29,8 +33,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks || true
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+# BENCH_ARGS='--funnel-events 50000000' to add the 50 M run, or '--quick' for a short check.
+bench: $(VENV)/.bench
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) buyerjourney.duckdb .pytest_cache
