@@ -15,7 +15,8 @@ Tables (schema version in ``meta``):
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,7 @@ class DuckDBStore:
         except duckdb.Error as exc:
             raise StoreError(f"cannot open store {target}: {_first_line(exc)}", field="db") from exc
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")  # commands draw their own progress (rich)
         store = cls(con, target)
         store._migrate(read_only=read_only)
         return store
@@ -154,15 +156,15 @@ class DuckDBStore:
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'").fetchone()[0]
         if not exists:
             return 0
-        row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return int(row[0]) if row else 0
+        rows = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        return int(rows[0][0]) if rows else 0
 
     def _set_meta(self, key: str, value: str) -> None:
         self.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
 
     def _get_meta(self, key: str) -> str | None:
-        row = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
-        return row[0] if row else None
+        rows = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()  # fetchone leaves it open
+        return rows[0][0] if rows else None
 
     # -- writes ----------------------------------------------------------------------------------
     def append_events(self, table: pa.Table) -> AppendResult:
@@ -233,8 +235,38 @@ class DuckDBStore:
             self.con.unregister("_staged")
         return AppendResult(inserted, staged.num_rows - inserted)
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the enclosed writes as one transaction: all of them land, or (on any error) none."""
+        self.con.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def run(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None,
+            tables: Mapping[str, pa.Table] | None = None) -> pa.Table | None:
+        """Run a statement with Arrow ``tables`` registered under their names (bulk paths, e.g. importers).
+
+        SQL text is the caller's own; user values go in ``params``. Returns the result as Arrow, if any.
+        """
+        registered = dict(tables or {})
+        for name, table in registered.items():
+            self.con.register(name, table)
+        try:
+            result = self.con.sql(sql, params=params or None)
+            return None if result is None else result.to_arrow_table()
+        except duckdb.Error as exc:
+            raise StoreError(f"store statement failed: {_first_line(exc)}") from exc
+        finally:
+            for name in registered:
+                self.con.unregister(name)
+
     def _count(self, table: str) -> int:
-        return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        # fetchall, not fetchone: an unfinished result blocks unregister() on DuckDB 2.0
+        return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
     # -- derived, clustered tables ---------------------------------------------------------------
     @property
