@@ -50,8 +50,8 @@ class Curve:
     survival: np.ndarray  # S(t) at ``times``
 
     def at(self, days: float) -> Estimate | None:
-        """Conversion by ``days``; ``None`` when no entrant has been followed that long."""
-        if self.entrants == 0 or days > self.max_days:
+        """Conversion by ``days``; ``None`` when no entrant has been followed that long (unless all converted)."""
+        if self.entrants == 0 or (days > self.max_days and self.survival[-1] > 0):
             return None
         upto = self.times <= days
         surv = float(self.survival[upto][-1]) if upto.any() else 1.0

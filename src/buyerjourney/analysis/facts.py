@@ -14,6 +14,7 @@ names and property names come from the journey config and travel only as query p
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +23,7 @@ from typing import Any
 from buyerjourney.config import JourneyConfig
 
 Rows = list[dict[str, Any]]
+_PARAM = re.compile(r"\$(\w+)")
 SCRATCH = ("_bj_visits", "_bj_acts", "_bj_ent", "_bj_ref")
 #: Flags of ``_bj_acts``: column -> role in :class:`~buyerjourney.config.EventRoles`.
 ACT_FLAGS = {"is_optin": "optin", "is_contact": "sales_contact", "is_purchase": "purchase", "is_refund": "refund",
@@ -42,7 +44,6 @@ SURVIVAL = {
 }
 #: Groupings of the lead -> customer survival set: name -> (group expression, condition).
 LEAD_GROUPS = {
-    "all": ("'all'", ""),
     "source": ("source", ""),
     "capture": ("optin_capture", "AND optin_capture IS NOT NULL"),
     "lead_type": ("entry_lead_type", "AND entry_lead_type IS NOT NULL"),
@@ -88,10 +89,13 @@ class Query:
         self.store = store
         self.params = params
 
-    def rows(self, sql: str, **extra: Any) -> Rows:
-        names = {name for name in {**self.params, **extra} if f"${name}" in sql}
-        params = {name: {**self.params, **extra}[name] for name in names}
+    def rows(self, sql: str) -> Rows:
+        params = {name: self.params[name] for name in set(_PARAM.findall(sql))}
         return self.store.query(sql, params).to_pylist()
+
+    def run(self, sql: str) -> None:
+        """A statement with no result (scratch tables)."""
+        self.store.run(sql, {name: self.params[name] for name in set(_PARAM.findall(sql))})
 
     def one(self, sql: str) -> dict[str, Any]:
         rows = self.rows(sql)
@@ -120,14 +124,14 @@ def _extract(key: str) -> str:
 
 def build_scratch(q: Query) -> None:
     """Build the three scratch tables (and the per-referrer table) for this audit."""
-    q.rows(f"""
+    q.run(f"""
         CREATE OR REPLACE TEMP TABLE _bj_visits AS
         SELECT entity_key, ts, {_extract('source')} AS source, {_extract('capture')} AS capture,
                {_extract('product')} AS product
         FROM (SELECT entity_key, ts, json_transform(properties, $shape_visit) AS p FROM events
               WHERE list_contains($visit, event) AND ts <= $as_of)""")
     flags = ",\n".join(f"list_contains(${flag}, event) AS {flag}" for flag in ACT_FLAGS)
-    q.rows(f"""
+    q.run(f"""
         CREATE OR REPLACE TEMP TABLE _bj_acts AS
         SELECT entity_key, entity_id, ts, {flags},
                {_extract('source')} AS source, {_extract('capture')} AS capture, {_extract('product')} AS product,
@@ -136,7 +140,7 @@ def build_scratch(q: Query) -> None:
                {_extract('wow_kind')} AS kind, {_extract('outcome')} AS outcome
         FROM (SELECT entity_key, entity_id, ts, event, json_transform(properties, $shape_acts) AS p FROM events
               WHERE list_contains($acts, event) AND ts <= $as_of)""")
-    q.rows("""
+    q.run("""
         CREATE OR REPLACE TEMP TABLE _bj_ent AS
         WITH v AS (
             SELECT entity_key, min(ts) AS first_visit_ts,
@@ -183,7 +187,7 @@ def build_scratch(q: Query) -> None:
                coalesce(n.nurture, 0) AS nurture
         FROM a FULL OUTER JOIN v ON v.entity_key = a.entity_key
         LEFT JOIN n ON n.entity_key = a.entity_key""")
-    q.rows("""
+    q.run("""
         CREATE OR REPLACE TEMP TABLE _bj_ref AS
         SELECT referrer, min(referred_ts) AS first_referral_ts, count(*) AS referred,
                count(purchase_ts) AS referred_customers
@@ -193,12 +197,13 @@ def build_scratch(q: Query) -> None:
 def drop_scratch(q: Query) -> None:
     """Drop the scratch tables."""
     for name in SCRATCH:
-        q.rows(f"DROP TABLE IF EXISTS {name}")
+        q.run(f"DROP TABLE IF EXISTS {name}")
 
 
 def _survival_sql(entry: str, end: str, group: str, condition: str) -> str:
+    joined = "first_referral_ts" in f"{entry} {end} {condition}"
     source = ("(SELECT e.*, r.first_referral_ts FROM _bj_ent e LEFT JOIN _bj_ref r ON r.referrer = e.entity_id)"
-              if "first_referral_ts" in (entry, end, condition) or "first_referral_ts" in condition else "_bj_ent")
+              if joined else "_bj_ent")
     return f"""
         SELECT {group} AS grp,
                greatest(date_diff('day', {entry}, coalesce({end}, $as_of)), 0) AS days,
@@ -292,7 +297,7 @@ def _traffic(q: Query, facts: Facts) -> None:
                    WHERE ts >= $start),
         v AS (SELECT strftime(date_trunc('month', ts), '%Y-%m') AS month, count(DISTINCT entity_key) AS visitors
               FROM _bj_visits WHERE ts >= $start GROUP BY ALL),
-        l AS (SELECT strftime(date_trunc('month', optin_ts), '%Y-%m') AS month, count(*) AS leads,
+        l AS (SELECT strftime(date_trunc('month', optin_ts), '%Y-%m') AS month, count(*) AS leads
               FROM _bj_ent WHERE optin_ts >= $start GROUP BY ALL),
         c AS (SELECT strftime(date_trunc('month', purchase_ts), '%Y-%m') AS month, count(*) AS customers
               FROM _bj_ent WHERE purchase_ts >= $start GROUP BY ALL),
@@ -434,7 +439,7 @@ def _referral(q: Query, facts: Facts) -> None:
                    AND e.purchase_ts IS NOT NULL) AS referred_ltv,
                avg(e.purchase_revenue + e.upsell_revenue) FILTER (WHERE e.purchase_ts IS NOT NULL) AS customer_ltv,
                (SELECT count(*) FROM _bj_ref) AS all_referrers,
-               (SELECT sum(referred) FROM _bj_ref) AS all_referred
+               (SELECT coalesce(sum(referred), 0)::BIGINT FROM _bj_ref) AS all_referred
         FROM _bj_ent e LEFT JOIN _bj_ref r ON r.referrer = e.entity_id""")
 
 

@@ -8,7 +8,8 @@ out as Arrow tables in seconds.
 
 The journey of a lead
 ---------------------
-- **Traffic.** Leads opt in on dates that grow 35% a year with a yearly swing and fewer weekend sign-ups.
+- **Traffic.** Leads opt in on dates that grow x1.4 a year (e^0.35), with a yearly swing of +-12% and
+  30% fewer sign-ups at weekends.
   Each lead arrives as an anonymous visitor: a landing-page visit (page ``/{product}/{capture}``) plus
   Poisson(1.2) earlier visits up to 21 days before opting in, all carrying the lead's ``source``,
   ``capture`` and ``product`` (and ``campaign`` for paid sources). Around each lead, visitors exposed to
@@ -17,9 +18,10 @@ The journey of a lead
 - **Lead capture.** ``optin`` carries the lead's ``entity_id`` and its visitor's ``anonymous_id`` (so
   identity links the earlier visits), ``capture``, ``product``, ``source``, ``lead_type`` and fit traits
   (``company_size``, ``industry``, ``role``); referred leads also carry ``referrer_id``.
-- **Follow-up.** 92% of leads confirm their subscription and get five welcome emails in the first 14 days, then a monthly newsletter (the 10th, 14:00
-  UTC) for an exponential lifetime of 9 months on average (buyers stay until they buy). Opens are 28%
-  (+12% for welcome emails), 50% for a lead within 180 days of buying; clicks 18% of opens (30% then).
+- **Follow-up.** 92% of leads confirm their subscription and get five welcome emails in the first 14
+  days, then a monthly newsletter (the 10th, 14:00 UTC) for an exponential lifetime of 9 months on
+  average (buyers stay until they buy). Opens are 28% (+12% for welcome emails), 50% for a lead within
+  180 days of buying; clicks 18% of opens (30% then).
 - **Buying.** A lead eventually buys with probability ``eventual_rate`` of its product (course 0.25,
   coaching 0.16, software 0.22) times multipliers of its source, capture, lead type (and x2 when
   referred). Time from opt-in to purchase: 10% within 2 days to 3 months, 42% in 3-18 months, 48% in
@@ -45,22 +47,31 @@ The journey of a lead
 
 Planted leaks (:data:`~buyerjourney.demo.business.PLANTED_LEAKS`)
 -----------------------------------------------------------------
+Intended rates are the generator's; "measured" is the default demo (30,000 leads, seed 42), where
+later steps are censored by the end of history (e.g. an upsell offer comes 60-240 days after a sale).
+
 1. ``social_leads_rarely_buy`` (stage 1 Traffic / 4 Sales): social brings the most leads (28% of
    marketing leads) but their eventual purchase probability is x0.25, against x1.0 to x1.5 for every
-   other source, so social has by far the lowest lead->customer rate (observed about 1.2% against 4-7%
-   elsewhere) and the highest spend per customer.
+   other source, so social has by far the lowest lead->customer rate and the highest spend per
+   customer. Measured: 2.0% (168 of 8,336 leads) against 7.8% (organic) to 14.3% (referral).
 2. ``webinar_poor_optin`` (stage 2 Lead capture): 7% of visitors shown the webinar capture opt in,
    against 32% for the guide and 24% for the case study (opt-ins / distinct visitors exposed). Webinar
-   leads buy well (x1.4), so the leak is the opt-in, not the lead.
+   leads buy well (x1.4), so the leak is the opt-in, not the lead. Measured: 7.1%, 31.7%, 24.1%.
 3. ``coaching_refunds`` (stage 5 Delivery): coaching customers without a wow touch are refunded 27% of
-   the time (about 24.6% overall), against 4.5% (course) and 4% (software); returns are 1-3% and
-   complaints 3-6% (plus refunded customers' complaints).
+   the time (24.9% over all customers), against 4.5% (course) and 4% (software); returns are 1-3% and
+   complaints 3-6% (plus refunded customers' complaints). Measured (refunded customers / customers):
+   coaching 22.4%, course 4.1%, software 3.3%.
 4. ``few_wow_touches`` (stage 5 Delivery): only 12% of customers get a thank-you touch, though it cuts
-   their refund probability to x0.35 and lifts testimonials from 5% to 30%.
+   their refund probability to x0.35 and lifts testimonials from 5% to 30%. Measured: 11.6%.
 5. ``few_upsell_offers`` (stage 6 Upsell): only 20% of customers who keep their purchase are offered
-   the upsell, though 35% of those offered buy it.
+   the upsell, though 35% of those offered buy it. Measured: 11.5% of customers offered so far, 32%
+   of those offered bought.
 6. ``few_referral_requests`` (stage 7 Referral): only 8% of customers who keep their purchase are asked
    for a referral, though half of those asked refer someone, and referred leads buy x3 (x1.5 x2).
+   Measured: 5.8% of customers asked so far.
+
+Buyers take time, measured: 69% of the buyers in the history bought 3-18 months after opting in
+(27% sooner); of all eventual buyers (``truth``), 51.7% buy within 18 months.
 """
 
 from __future__ import annotations
@@ -72,7 +83,7 @@ import numpy as np
 import pyarrow as pa
 
 from buyerjourney.demo.business import BUSINESS, SOURCES, Business
-from buyerjourney.demo.journey import END_US, EVENT_NAMES, START_M, Journey, Plan, id_strings
+from buyerjourney.demo.journey import END_US, EVENT_NAMES, START_M, Journey, Plan, Texts, id_strings
 from buyerjourney.errors import InputError
 from buyerjourney.events import EVENT_SCHEMA, SPEND_SCHEMA
 
@@ -109,6 +120,7 @@ class DemoGenerator:
             raise InputError(f"seed must be a whole number >= 0, got {seed!r}", field="seed")
         self.leads, self.seed, self.business = leads, seed, business
         self.plan = Plan(business)
+        self._texts = Texts()
         self._clicks: np.ndarray | None = None
         self._truth: list[pa.Table] = []
         self._events = self._visitors = self._referred = 0
@@ -131,7 +143,7 @@ class DemoGenerator:
         for index in range(self.chunks):
             start = index * CHUNK_LEADS
             rng = np.random.default_rng([self.seed, index])
-            journey = Journey(self.plan, rng, self.leads + self._referred).run(
+            journey = Journey(self.plan, self._texts, rng, self.leads + self._referred).run(
                 np.arange(start, min(start + CHUNK_LEADS, self.leads)))
             self._referred = journey.next_referred - self.leads
             self._clicks = journey.clicks if self._clicks is None else self._clicks + journey.clicks
@@ -171,7 +183,7 @@ class DemoGenerator:
         lead = np.concatenate([p.lead if p.lead is not None else np.full(p.ts.size, -1) for p in parts])
         visitor = np.concatenate([p.visitor if p.visitor is not None else np.full(p.ts.size, -1) for p in parts])
         keep = np.nonzero(ts < END_US)[0]
-        order = keep[np.argsort(ts[keep], kind="stable")]
+        order = keep[np.argsort(ts[keep])]
         lead, visitor = lead[order], visitor[order]
         lead_ids = id_strings("lead", np.concatenate(journey.lead_numbers), 7, "@example.com")
         visitor_ids = id_strings("anon-", self._visitors + np.arange(journey.n_visitors), 9)
@@ -185,7 +197,7 @@ class DemoGenerator:
             pa.nulls(order.size, pa.string()),
             pa.array(EVENT_NAMES, pa.string()).take(pa.array(code[order])),
             pa.array(ts[order], pa.timestamp("us", tz="UTC")),
-            pa.concat_arrays([p.props for p in parts]).take(pa.array(order)),
+            self._texts.array().take(pa.array(np.concatenate([p.props for p in parts])[order])),
         ], schema=EVENT_SCHEMA)
 
 

@@ -63,7 +63,7 @@ class Part(NamedTuple):
     lead: np.ndarray | None  # position in the chunk's lead table, per event
     visitor: np.ndarray | None  # position in the chunk's visitor table, per event
     ts: np.ndarray  # epoch microseconds
-    props: pa.Array
+    props: np.ndarray  # index into the property texts (:class:`Texts`), per event
 
 
 @dataclass
@@ -119,11 +119,40 @@ def _decode(code: int, radices: Sequence[int]) -> list[int]:
     return digits[::-1]
 
 
-def json_column(codes: np.ndarray, build: Callable[[int], dict[str, object]]) -> pa.Array:
-    """One JSON object per row, built once per distinct code."""
-    uniq, inverse = np.unique(codes, return_inverse=True)
-    texts = [json.dumps(build(int(c)), sort_keys=True, separators=(",", ":")) for c in uniq]
-    return pa.array(texts, pa.string()).take(pa.array(inverse.reshape(-1)))
+def _dumps(props: dict[str, object]) -> str:
+    return json.dumps(props, sort_keys=True)  # as buyerjourney.events writes properties
+
+
+class Texts:
+    """The JSON texts of event properties, each built once per (kind, code) and referred to by index."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self._index: dict[tuple[str, int], int] = {}
+
+    def column(self, kind: str, codes: np.ndarray, build: Callable[[int], dict[str, object]]) -> np.ndarray:
+        """The text index of each row's properties; ``build(code)`` makes the properties of a new code."""
+        if not codes.size:
+            return np.zeros(0, np.int64)
+        present = np.flatnonzero(np.bincount(codes))
+        lookup = np.zeros(int(present[-1]) + 1, np.int64)
+        for code in present.tolist():
+            index = self._index.get((kind, code))
+            if index is None:
+                index = self._index[kind, code] = len(self.texts)
+                self.texts.append(_dumps(build(code)))
+            lookup[code] = index
+        return lookup[codes]
+
+    def unique(self, props: list[dict[str, object]]) -> np.ndarray:
+        """Indexes of texts that are not shared (e.g. an opt-in naming its referrer)."""
+        start = len(self.texts)
+        self.texts.extend(_dumps(p) for p in props)
+        return np.arange(start, len(self.texts))
+
+    def array(self) -> pa.Array:
+        """All texts so far, as an Arrow array to take from."""
+        return pa.array(self.texts, pa.string())
 
 
 def id_strings(prefix: str, numbers: np.ndarray, width: int, suffix: str = "") -> pa.Array:
@@ -170,6 +199,7 @@ class Plan:
         weekday = (dates.astype(np.int64) + 3) % 7  # 0 = Monday
         weight = (np.exp(b.growth_per_year * years) * (1 + b.seasonality * np.cos(2 * np.pi * (yearday - 20) / 365.25))
                   * np.where(weekday >= 5, 0.7, 1.0))
+        weight[0] = 0.0
         self.day_p = weight / weight.sum()
         months = np.arange(START_M, _END_M + 1)
         sends = months.astype("datetime64[us]").astype(np.int64) + 9 * _DAY + 14 * _HOUR
@@ -180,8 +210,8 @@ class Plan:
 class Journey:
     """One chunk of leads and everything that happens to them (and to the people they refer)."""
 
-    def __init__(self, plan: Plan, rng: np.random.Generator, next_referred: int) -> None:
-        self.g, self.b, self.rng = plan, plan.business, rng
+    def __init__(self, plan: Plan, texts: Texts, rng: np.random.Generator, next_referred: int) -> None:
+        self.g, self.b, self.rng, self.texts = plan, plan.business, rng, texts
         self.next_referred = next_referred  # number of the next referred lead (they follow the marketing leads)
         self.lead_numbers: list[np.ndarray] = []
         self.n_leads = self.n_visitors = 0
@@ -218,13 +248,13 @@ class Journey:
         self.n_visitors += n
         return pos
 
-    def add(self, event: str, ts: np.ndarray, props: pa.Array, lead: np.ndarray | None = None,
+    def add(self, event: str, ts: np.ndarray, props: np.ndarray, lead: np.ndarray | None = None,
             visitor: np.ndarray | None = None) -> None:
         if ts.size:
             self.parts.append(Part(_EV[event], lead, visitor, ts.astype(np.int64), props))
 
     def product_json(self, product: np.ndarray) -> pa.Array:
-        return json_column(product, lambda p: {"product": self.g.products[p]})
+        return self.texts.column("product", product, lambda p: {"product": self.g.products[p]})
 
     # -- the journey -----------------------------------------------------------------------------
     def run(self, numbers: np.ndarray) -> Journey:
@@ -242,7 +272,7 @@ class Journey:
         g, n = self.g, numbers.size
         product = self.pick_n(g.product_cum, n)
         lead_type = self.pick(g.lead_type_cum[product])
-        day = self.rng.choice(g.day_p.size, size=n, p=g.day_p)
+        day = self.rng.choice(g.day_p.size, size=n, p=g.day_p)  # day 0 has no weight: visits come first
         hour = self.rng.choice(24, size=n, p=_HOURS / _HOURS.sum())
         optin = START_US + day * _DAY + hour * _HOUR + (self.rng.random(n) * _HOUR).astype(np.int64)
         return _Cohort(
@@ -297,7 +327,7 @@ class Journey:
                 props["campaign"] = f"{'search' if SOURCES[s] == 'paid_search' else SOURCES[s]}_{names[p]}"
             return props
 
-        self.add("visit", ts, json_column(_encode((source, product, capture, page), radices), build),
+        self.add("visit", ts, self.texts.column("visit", _encode((source, product, capture, page), radices), build),
                  visitor=visitor)
         keep = (ts < END_US) & self.g.paid[source]
         month = (ts[keep].astype("datetime64[us]").astype("datetime64[M]") - START_M).astype(np.int64)
@@ -346,11 +376,10 @@ class Journey:
         codes = _encode((c.capture, c.product, c.source, c.lead_type, c.size, c.industry, c.role), radices)
         if referred.any():
             numbers = np.concatenate(self.lead_numbers)
-            texts = [json.dumps({**traits(int(code)), "referrer_id": lead_id(int(numbers[ref]))}, sort_keys=True,
-                                separators=(",", ":")) for code, ref in zip(codes, c.referrer, strict=True)]
-            props = pa.array(texts, pa.string())
+            props = self.texts.unique([{**traits(int(code)), "referrer_id": lead_id(int(numbers[ref]))}
+                                       for code, ref in zip(codes, c.referrer, strict=True)])
         else:
-            props = json_column(codes, traits)
+            props = self.texts.column("optin", codes, traits)
         self.add("optin", c.optin, props, lead=c.pos, visitor=c.visitor)
 
     def truth(self, c: _Cohort, referred: np.ndarray, buyer: np.ndarray, purchase: np.ndarray,
@@ -389,16 +418,16 @@ class Journey:
             return {"campaign": f"welcome_{code + 1}" if code < len(WELCOME_DAYS)
                     else g.send_names[code - len(WELCOME_DAYS)]}
 
-        props = json_column(campaign, name)
+        props = self.texts.column("email", campaign, name)
         self.add("email_sent", ts, props, lead=c.pos[lead])
         hot = buyer[lead] & (purchase[lead] >= ts) & (purchase[lead] - ts <= 180 * _DAY)
         opened = self.chance(np.where(hot, b.buyer_open_rate, b.open_rate) + welcome * b.welcome_open_bonus, ts.size)
         open_ts = ts[opened] + np.maximum(self.rng.exponential(5 * _HOUR, int(opened.sum())), 60 * _US).astype(np.int64)
-        open_props = props.filter(pa.array(opened))
+        open_props = props[opened]
         self.add("email_open", open_ts, open_props, lead=c.pos[lead[opened]])
         clicked = self.chance(np.where(hot[opened], b.buyer_click_rate, b.click_rate), open_ts.size)
         click_ts = open_ts[clicked] + self.days(int(clicked.sum()), 5 / 86400, 10 / 1440)
-        self.add("email_click", click_ts, open_props.filter(pa.array(clicked)), lead=c.pos[lead[opened][clicked]])
+        self.add("email_click", click_ts, open_props[clicked], lead=c.pos[lead[opened][clicked]])
 
     def sales(self, c: _Cohort, buyer: np.ndarray, purchase: np.ndarray) -> None:
         """The playbook calls before a purchase, cold calls to B2B leads who do not buy, demo requests."""
@@ -420,7 +449,7 @@ class Journey:
             lead_type, result = _decode(code, radices)
             return {"lead_type": LEAD_TYPES[lead_type], "outcome": CALL_OUTCOMES[result]}
 
-        props = json_column(codes, call)
+        props = self.texts.column("call", codes, call)
         self.add("sales_call", np.concatenate([ts, cold_ts]), props, lead=c.pos[lead])
         eligible = g.demo_products[c.product]
         asks = eligible & self.chance(np.where(buyer, b.buyer_demo_request_rate, b.lead_demo_request_rate), n)
@@ -441,12 +470,14 @@ class Journey:
             return {"product": names[p], "revenue": round(float(g.price[p] * (1 - g.discounts[d])), 2),
                     "currency": "USD", "lead_type": LEAD_TYPES[lt]}
 
-        self.add("purchase", paid_at, json_column(_encode((product, discount, c.lead_type[idx]),
-                                                           (len(names), nd, nl)), purchase_props), lead=lead)
+        purchase_codes = _encode((product, discount, c.lead_type[idx]), (len(names), nd, nl))
+        self.add("purchase", paid_at, self.texts.column("purchase", purchase_codes, purchase_props), lead=lead)
         wow_ts = paid_at + self.days(n, 1, 10)
         wow = self.chance(b.thank_you_rate, n) & (wow_ts < END_US)
         kinds = self.pick_n(g.kind_cum, int(wow.sum()))
-        self.add("thank_you", wow_ts[wow], json_column(kinds, lambda k: {"kind": THANK_YOU_KINDS[k]}), lead=lead[wow])
+        wow_props = self.texts.column("thank_you", kinds, lambda k: {"kind": THANK_YOU_KINDS[k]})
+        self.add("thank_you", wow_ts[wow], wow_props,
+                 lead=lead[wow])
         refund_rate = np.array([p.refund_rate for p in b.products])[product]
         refund = self.chance(refund_rate * np.where(wow, b.wow_refund_factor, 1.0), n)
         refund_ts = paid_at + self.days(n, 3, 30)
@@ -456,8 +487,8 @@ class Journey:
             amount = round(float(g.price[p] * (1 - g.discounts[d])), 2)
             return {"product": names[p], "revenue": -amount, "amount": amount, "currency": "USD"}
 
-        self.add("refund", refund_ts[refund], json_column(_encode((product, discount), (len(names), nd))[refund],
-                                                           refund_props), lead=lead[refund])
+        self.add("refund", refund_ts[refund], self.texts.column(
+            "refund", _encode((product, discount), (len(names), nd))[refund], refund_props), lead=lead[refund])
         returned = self.chance(np.array([p.return_rate for p in b.products])[product], n)
         self.add("return", paid_at[returned] + self.days(int(returned.sum()), 1, 14),
                  self.product_json(product[returned]), lead=lead[returned])
@@ -474,11 +505,13 @@ class Journey:
         offer_ts = paid_at + self.days(n, *b.upsell_delay_days)
         upsell_names = [p.upsell_product for p in b.products]
         self.add("upsell_offer", offer_ts[offered],
-                 json_column(product[offered], lambda p: {"product": upsell_names[p]}), lead=lead[offered])
+                 self.texts.column("upsell_offer", product[offered], lambda p: {"product": upsell_names[p]}),
+                 lead=lead[offered])
         took = offered & self.chance(b.upsell_buy_rate, n)
         self.add("upsell_purchase", offer_ts[took] + self.days(int(took.sum()), 1 / 24, 30),
-                 json_column(product[took], lambda p: {"product": upsell_names[p], "currency": "USD",
-                                                        "revenue": float(g.upsell_price[p])}), lead=lead[took])
+                 self.texts.column("upsell_purchase", product[took], lambda p: {
+                     "product": upsell_names[p], "currency": "USD", "revenue": float(g.upsell_price[p])}),
+                 lead=lead[took])
         asked = kept & self.chance(b.referral_ask_rate, n)
         ask_ts = paid_at + self.days(n, 30, 150)
         self.add("referral_request", ask_ts[asked], self.product_json(product[asked]), lead=lead[asked])

@@ -116,11 +116,13 @@ def _jsonl_bytes(batch: pa.Table) -> memoryview:
         quoted = pc.binary_join_element_wise(f',"{name}":"', batch.column(name).combine_chunks(), '"', "")
         return pc.coalesce(quoted, "")
 
-    ts = pc.strftime(batch.column("ts").combine_chunks(), format="%Y-%m-%dT%H:%M:%SZ")
+    # ISO-8601 in UTC; casting the zone-naive timestamps is ~10x faster than strftime
+    naive = batch.column("ts").combine_chunks().cast(pa.timestamp("us"))
+    ts = pc.replace_substring(pc.cast(naive, pa.string()), " ", "T", max_replacements=1)
     line = pc.binary_join_element_wise(
         '{"event_id":"', batch.column("event_id").combine_chunks(), '"', optional("entity_id"),
         optional("anonymous_id"), optional("account_id"), ',"event":"', batch.column("event").combine_chunks(),
-        '","ts":"', ts, '","properties":', pc.coalesce(batch.column("properties").combine_chunks(), "{}"), "}\n", "")
+        '","ts":"', ts, 'Z","properties":', pc.coalesce(batch.column("properties").combine_chunks(), "{}"), "}\n", "")
     return _string_bytes(line)
 
 

@@ -247,22 +247,25 @@ class DuckDBStore:
         self.con.execute("COMMIT")
 
     def run(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None,
-            tables: Mapping[str, pa.Table] | None = None) -> pa.Table | None:
-        """Run a statement with Arrow ``tables`` registered under their names (bulk paths, e.g. importers).
+            tables: Mapping[str, pa.Table] | None = None) -> None:
+        """Run a write statement with Arrow ``tables`` registered under their names (bulk paths, e.g. importers).
 
-        SQL text is the caller's own; user values go in ``params``. Returns the result as Arrow, if any.
+        SQL text is the caller's own; user values go in ``params``. Read results with :meth:`query`.
         """
         registered = dict(tables or {})
         for name, table in registered.items():
             self.con.register(name, table)
         try:
-            result = self.con.sql(sql, params=params or None)
-            return None if result is None else result.to_arrow_table()
+            self.con.execute(sql, params or None).fetchall()  # fetched, so unregister() is not blocked
         except duckdb.Error as exc:
             raise StoreError(f"store statement failed: {_first_line(exc)}") from exc
         finally:
             for name in registered:
                 self.con.unregister(name)
+
+    def mark_changed(self) -> None:
+        """Note that events or identities were written by a bulk path, so :meth:`refresh` must run."""
+        self._set_meta("dirty", "1")
 
     def _count(self, table: str) -> int:
         # fetchall, not fetchone: an unfinished result blocks unregister() on DuckDB 2.0

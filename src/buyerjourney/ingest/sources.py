@@ -1,0 +1,132 @@
+"""One source per input file: checked when built (before anything is read), then staged batch by batch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from buyerjourney.ingest import csv_reader, parquet
+from buyerjourney.ingest.batches import Batch
+from buyerjourney.ingest.formats import Format, detect_format
+from buyerjourney.ingest.jsonl import JsonReader
+from buyerjourney.ingest.mapping import CONTRACT, ColumnPlan, KeyPlan, MappingOptions, plan_columns
+from buyerjourney.ingest.normalise import SourceShape, events_sql, links_sql
+from buyerjourney.ingest.progress import ImportProgress
+from buyerjourney.ingest.spend import SPEND_FIELDS, SpendPlan, json_spend_batches, plan_spend, spend_sql
+from buyerjourney.ingest.staging import Staging
+from buyerjourney.ingest.timestamps import naive_error
+
+_STAGED = {"events": "_bj_events", "spend": "_bj_spend"}
+
+
+class Source:
+    """A file to import: ``stage()`` reads it into the staging tables; ``ts_column`` names its time column."""
+
+    kind = "events"
+
+    def __init__(self, path: Path, file_idx: int) -> None:
+        self.path = path
+        self.file = str(path)
+        self.file_idx = file_idx
+        self.format = detect_format(path)
+        self.ts_column = "ts"
+        self.total: int | None = None
+        if self.format is not Format.parquet:
+            self.total = path.stat().st_size
+
+    def stage(self, staging: Staging, progress: ImportProgress) -> None:
+        """Read the whole file into ``staging``."""
+        raise NotImplementedError
+
+    def _run(self, staging: Staging, progress: ImportProgress, batches: Iterator[Batch], sql: str,
+             params: dict[str, Any]) -> None:
+        for batch in batches:
+            staging.stage(sql, params, batch.table)
+            progress.advanced(batch.done)
+
+    def _csv(self, staging: Staging, progress: ImportProgress, layout: csv_reader.CsvLayout, sql: str,
+             params: dict[str, Any]) -> None:
+        try:
+            self._run(staging, progress, csv_reader.fast_batches(self.path, layout), sql, params)
+        except csv_reader.NeedsCarefulRead:
+            staging.store.run(f"DELETE FROM {_STAGED[self.kind]} WHERE file_idx = ?", [self.file_idx])
+            progress.advanced(0)
+            self._run(staging, progress, csv_reader.careful_batches(self.path, layout), sql, params)
+
+
+class EventSource(Source):
+    """A file of events (CSV, JSON / Segment, Parquet)."""
+
+    def __init__(self, path: Path, file_idx: int, mapping: MappingOptions, timezone: str | None) -> None:
+        super().__init__(path, file_idx)
+        self.timezone = timezone
+        if self.format is Format.csv:
+            self.layout: Any = csv_reader.read_layout(path)
+            self.plan = plan_columns(self.file, self.layout.names, mapping)
+            shape = SourceShape([pa.string()] * len(self.plan.names), text_cells=True)
+        elif self.format is Format.parquet:
+            self.layout = parquet.read_layout(path)
+            self.total = self.layout.rows
+            self.plan = plan_columns(self.file, self.layout.names, mapping)
+            shape = SourceShape(self.layout.types)
+            ts_type = self.layout.types[self.plan.fields["ts"]]
+            naive = pa.types.is_date(ts_type) or (pa.types.is_timestamp(ts_type) and ts_type.tz is None)
+            if naive and timezone is None:
+                raise naive_error(self.file, self.plan.source("ts"), None)
+        else:
+            self.reader = JsonReader(path, KeyPlan.build(mapping))
+            self.reader.preflight()
+            self.plan = ColumnPlan(list(CONTRACT), {name: i for i, name in enumerate(CONTRACT)}, [], None)
+            shape = SourceShape([pa.string()] * len(CONTRACT), trusted_properties=True, check_sizes=False)
+        self.ts_column = self.plan.source("ts")
+        self.sql, self.params = events_sql(self.plan, shape, file_idx=file_idx, file=self.file, timezone=timezone)
+
+    def stage(self, staging: Staging, progress: ImportProgress) -> None:
+        """Read the file, batch by batch, into the staged events (and links)."""
+        if self.format is Format.csv:
+            self._csv(staging, progress, self.layout, self.sql, self.params)
+        elif self.format is Format.parquet:
+            self._run(staging, progress, parquet.batches(self.path), self.sql, self.params)
+        else:
+            links, link_params = links_sql(file_idx=self.file_idx, timezone=self.timezone)
+            for kind, batch in self.reader.read():
+                if kind == "events":
+                    staging.stage(self.sql, self.params, batch.table)
+                else:
+                    staging.stage(links, link_params, batch.table)
+                progress.advanced(batch.done)
+
+
+class SpendSource(Source):
+    """A spend file (CSV, JSON Lines, Parquet)."""
+
+    kind = "spend"
+
+    def __init__(self, path: Path, file_idx: int) -> None:
+        super().__init__(path, file_idx)
+        self.ts_column = "date"
+        if self.format is Format.csv:
+            self.layout: Any = csv_reader.read_layout(path)
+            self.plan = plan_spend(self.file, self.layout.names)
+            types = [pa.string()] * len(self.plan.names)
+        elif self.format is Format.parquet:
+            self.layout = parquet.read_layout(path)
+            self.total = self.layout.rows
+            self.plan = plan_spend(self.file, self.layout.names)
+            types = self.layout.types
+        else:
+            self.plan = SpendPlan(list(SPEND_FIELDS), {name: i for i, name in enumerate(SPEND_FIELDS)})
+            types = [pa.string()] * len(SPEND_FIELDS)
+        self.sql, self.params = spend_sql(self.plan, types, file_idx=file_idx, file=self.file)
+
+    def stage(self, staging: Staging, progress: ImportProgress) -> None:
+        """Read the file into the staged spend rows."""
+        if self.format is Format.csv:
+            self._csv(staging, progress, self.layout, self.sql, self.params)
+        elif self.format is Format.parquet:
+            self._run(staging, progress, parquet.batches(self.path), self.sql, self.params)
+        else:
+            self._run(staging, progress, json_spend_batches(self.path), self.sql, self.params)
