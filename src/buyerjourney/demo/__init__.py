@@ -11,6 +11,8 @@ from buyerjourney.demo.generator import (
     DemoGenerator,
     generate,
 )
+from buyerjourney.demo.output import fresh_demo_store, load_demo, write_demo
+from buyerjourney.demo.summary import DemoSummary, summarize
 
 __all__ = [
     "BUSINESS",
@@ -21,6 +23,11 @@ __all__ = [
     "Business",
     "DemoData",
     "DemoGenerator",
+    "DemoSummary",
     "PlantedLeak",
+    "fresh_demo_store",
     "generate",
+    "load_demo",
+    "summarize",
+    "write_demo",
 ]

@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 
 INF = np.int64(1) << np.int64(62)
-STRICT, EXCL, LEX, RESET = 1, 2, 4, 8
+STRICT, EXCL, LEX, RESET, NEEDS_P = 1, 2, 4, 8, 16
 
 
 @njit(cache=True, nogil=True)
@@ -98,25 +98,244 @@ def match_group(cand: np.int64, mask: np.ndarray, i: np.int64, j: np.int64, assi
 
 
 @njit(cache=True, nogil=True)
-def dominates(y: np.int64, ck: np.int64, cs: np.int64, cp: np.int64, cD: np.ndarray, cw: np.ndarray,
-              ps: np.ndarray, pp: np.ndarray, pD: np.ndarray, pw: np.ndarray, ts: np.ndarray, n: np.int64,
-              needs_p: bool, E: np.int64, ex_from: np.ndarray, ex_to: np.ndarray, target: np.int64,
-              lex: bool) -> bool:
-    """Is pool state ``y`` at least as good as the candidate (same step ``ck``) in every respect?"""
-    if ps[y] < cs:
+def at_least_as_good(k: np.int64, s1: np.int64, p1: np.int64, D1: np.ndarray, w1: np.ndarray, s2: np.int64,
+                     p2: np.int64, D2: np.ndarray, w2: np.ndarray, ts: np.ndarray, n: np.int64, flags: np.int64,
+                     E: np.int64, ex_from: np.ndarray, ex_to: np.ndarray, target: np.int64) -> bool:
+    """Is state 1 at least as good as state 2 (both at step k) for every future, and no later in order?
+
+    A later start leaves more window; a later last step more ``within`` room (and, strict, it is the
+    only one alive); later exclusion deadlines more room. For an exclusion the target level leaves
+    open, what matters is the deadline minus the start (no excluded event before the window's end).
+    """
+    if s1 < s2:
         return False
-    if needs_p and pp[y] < cp:
+    if (flags & NEEDS_P) != 0 and p1 < p2:
         return False
     for e in range(E):
-        if ex_from[e] <= ck < ex_to[e]:
+        if ex_from[e] <= k < ex_to[e]:
             if target >= 0 and ex_to[e] > target:
-                if pD[y, e] - ps[y] < cD[e] - cs:
+                if D1[e] - s1 < D2[e] - s2:
                     return False
-            elif pD[y, e] < cD[e]:
+            elif D1[e] < D2[e]:
                 return False
-    if lex and key_cmp(pw[y], cw, ts, n) > 0:
-        return False
-    return True
+    return (flags & LEX) == 0 or key_cmp(w1, w2, ts, n) <= 0
+
+
+@njit(cache=True, nogil=True)
+def scan_group(i: np.int64, hi: np.int64, ts: np.ndarray, mask: np.ndarray, n: np.int64, gpos: np.ndarray,
+               info: np.ndarray) -> np.int64:
+    """The instant starting at ``i``: returns its end; ``info`` = [steps matched (OR), events matching a step,
+    any event matching several steps, first such event]; ``gpos[k]`` = first event of step k+1 there."""
+    t = ts[i]
+    j = i
+    G = np.int64(0)
+    nz = np.int64(0)
+    multi = np.int64(0)
+    first_nz = np.int64(-1)
+    while j < hi and ts[j] == t:
+        mj = np.int64(mask[j])
+        if mj != 0:
+            G |= mj
+            nz += 1
+            if first_nz < 0:
+                first_nz = j
+            if (mj & (mj - 1)) != 0:
+                multi = 1
+        j += 1
+    if nz > 1 and multi == 0:
+        for k in range(n):
+            gpos[k] = -1
+        for r in range(i, j):
+            mr = np.int64(mask[r])
+            if mr != 0:
+                kk = lowest_step(mr) - 1
+                if gpos[kk] < 0:
+                    gpos[kk] = r
+    info[0] = G
+    info[1] = nz
+    info[2] = multi
+    info[3] = first_nz
+    return j
+
+
+@njit(cache=True, nogil=True)
+def extend(entry: np.int64, i: np.int64, j: np.int64, lo: np.int64, prev_t: np.int64, ts: np.ndarray,
+           mask: np.ndarray, n: np.int64, W: np.int64, within: np.ndarray, reqmask: np.int64, flags: np.int64,
+           E: np.int64, ex_from: np.ndarray, ex_to: np.ndarray, nx: np.ndarray, target: np.int64, info: np.ndarray,
+           gpos: np.ndarray, pool: np.ndarray, pD: np.ndarray, pw: np.ndarray, cand: np.ndarray, cD: np.ndarray,
+           cw: np.ndarray, nc: np.int64, scratch: np.ndarray, best_w: np.ndarray, best_has: np.ndarray,
+           out: np.ndarray) -> np.int64:
+    """Chains grown from pool state ``entry`` (-1: a new chain) with the events of the instant [i, j).
+
+    New states go to ``cand`` (rows: step, start, last) from row ``nc``; returns the new count.
+    ``out`` = [max level, found a valid chain at target, a chain completed].
+    """
+    T = ts[i]
+    G, nz, multi, first_nz = info[0], info[1], info[2], info[3]
+    if entry < 0:
+        k = np.int64(0)
+        s = T
+        p = T
+    else:
+        k = pool[entry, 0]
+        s = pool[entry, 1]
+        p = pool[entry, 2]
+        if T - s > W or ((flags & STRICT) != 0 and p != prev_t):
+            return nc
+    assign = scratch[0]
+    S = np.int64(0)
+    for k2 in range(k + 1, n + 1):
+        bit = np.int64(1) << (k2 - 1)
+        if (G & bit) != 0:
+            steps = S | bit
+            ok = True
+            if k >= 1:
+                f = lowest_step(steps)
+                if within[f - 1] >= 0 and T - p > within[f - 1]:
+                    ok = False
+                    if S != 0:
+                        break
+            if ok:
+                if nz == 1:
+                    if (steps & (steps - 1)) != 0:
+                        break
+                elif multi != 0:
+                    for kk in range(n):
+                        assign[kk] = -1
+                    if not match_group(steps, mask, i, j, assign, scratch[1], scratch[2], scratch[3], scratch[4]):
+                        break
+            if ok and (flags & EXCL) != 0 and k >= 1:
+                bad = False
+                for e in range(E):
+                    if ex_from[e] <= k and k < ex_to[e] <= k2 and pD[entry, e] < T:
+                        bad = True
+                if bad:
+                    break
+            if ok:
+                nc = _new_state(entry, k, k2, s, T, i, lo, steps, nz, multi, first_nz, n, W, flags, E, ex_from,
+                                ex_to, nx, target, gpos, assign, pD, pw, cand, cD, cw, nc, ts, best_w, best_has,
+                                out)
+        if (reqmask & bit) != 0:
+            if (G & bit) == 0:
+                break
+            S |= bit
+    return nc
+
+
+@njit(cache=True, nogil=True)
+def _new_state(entry: np.int64, k: np.int64, k2: np.int64, s: np.int64, T: np.int64, i: np.int64, lo: np.int64,
+               steps: np.int64, nz: np.int64, multi: np.int64, first_nz: np.int64, n: np.int64, W: np.int64,
+               flags: np.int64, E: np.int64, ex_from: np.ndarray, ex_to: np.ndarray, nx: np.ndarray,
+               target: np.int64, gpos: np.ndarray, assign: np.ndarray, pD: np.ndarray, pw: np.ndarray,
+               cand: np.ndarray, cD: np.ndarray, cw: np.ndarray, nc: np.int64, ts: np.ndarray, best_w: np.ndarray,
+               best_has: np.ndarray, out: np.ndarray) -> np.int64:
+    """Write the state (k2, s, T) at ``cand[nc]``, record what it proves; returns nc + 1 if it is kept."""
+    lex = (flags & LEX) != 0
+    cand[nc, 0] = k2
+    cand[nc, 1] = s
+    cand[nc, 2] = T
+    for e in range(E):
+        if ex_from[e] <= k < ex_to[e] and ex_to[e] > k2:
+            cD[nc, e] = pD[entry, e]
+        elif k < ex_from[e] <= k2 < ex_to[e]:
+            cD[nc, e] = nx[e, i - lo]
+        else:
+            cD[nc, e] = INF
+    if lex:
+        for kk in range(n):
+            cw[nc, kk] = pw[entry, kk] if entry >= 0 else np.int64(-1)
+        bits = steps
+        while bits != 0:
+            st = lowest_step(bits)
+            bits &= bits - 1
+            if nz == 1:
+                cw[nc, st - 1] = first_nz
+            elif multi != 0:
+                cw[nc, st - 1] = assign[st - 1]
+            else:
+                cw[nc, st - 1] = gpos[st - 1]
+    if k2 > out[0]:
+        out[0] = k2
+    keep = k2 < n and T - s < W
+    if (flags & RESET) != 0:
+        if k2 == n:
+            out[2] = 1
+    elif target >= 0:
+        if k2 == target:
+            keep = False
+            valid = True
+            if (flags & EXCL) != 0:
+                for e in range(E):
+                    if ex_from[e] <= k2 < ex_to[e] and cD[nc, e] < s + W:
+                        valid = False
+            if valid:
+                out[1] = 1
+                if lex and (best_has[0] == 0 or key_cmp(cw[nc], best_w[0], ts, n) < 0):
+                    best_w[0, :] = cw[nc, :]
+                    best_has[0] = 1
+    elif lex and (best_has[k2] == 0 or key_cmp(cw[nc], best_w[k2], ts, n) < 0):
+        best_w[k2, :] = cw[nc, :]
+        best_has[k2] = 1
+    return nc + 1 if keep else nc
+
+
+@njit(cache=True, nogil=True)
+def merge(m: np.int64, nc: np.int64, T: np.int64, W: np.int64, ts: np.ndarray, n: np.int64, flags: np.int64,
+          E: np.int64, ex_from: np.ndarray, ex_to: np.ndarray, target: np.int64, pool: np.ndarray, pD: np.ndarray,
+          pw: np.ndarray, cand: np.ndarray, cD: np.ndarray, cw: np.ndarray) -> np.int64:
+    """Drop pool states that cannot grow after instant T, add the candidates that no state beats (and drop
+    the states they beat). The pool must have room for ``m + nc`` states. Returns the new pool size."""
+    lex = (flags & LEX) != 0
+    w = np.int64(0)
+    for y in range(m):
+        if T - pool[y, 1] >= W or ((flags & STRICT) != 0 and pool[y, 2] < T):
+            continue
+        if w != y:
+            _copy(pool, pD, pw, y, w, lex)
+        w += 1
+    m = w
+    for c in range(nc):
+        k = cand[c, 0]
+        beaten = False
+        for y in range(m):
+            if pool[y, 0] == k and at_least_as_good(k, pool[y, 1], pool[y, 2], pD[y], pw[y if lex else 0],
+                                                    cand[c, 1], cand[c, 2], cD[c], cw[c if lex else 0], ts, n,
+                                                    flags, E, ex_from, ex_to, target):
+                beaten = True
+                break
+        if beaten:
+            continue
+        w = np.int64(0)
+        for y in range(m):
+            if pool[y, 0] == k and at_least_as_good(k, cand[c, 1], cand[c, 2], cD[c], cw[c if lex else 0],
+                                                    pool[y, 1], pool[y, 2], pD[y], pw[y if lex else 0], ts, n,
+                                                    flags, E, ex_from, ex_to, target):
+                continue
+            if w != y:
+                _copy(pool, pD, pw, y, w, lex)
+            w += 1
+        m = w
+        pool[m, :] = cand[c, :]
+        pD[m, :] = cD[c, :]
+        if lex:
+            pw[m, :] = cw[c, :]
+        m += 1
+    return m
+
+
+@njit(cache=True, nogil=True)
+def _copy(pool: np.ndarray, pD: np.ndarray, pw: np.ndarray, src: np.int64, dst: np.int64, lex: bool) -> None:
+    pool[dst, :] = pool[src, :]
+    pD[dst, :] = pD[src, :]
+    if lex:
+        pw[dst, :] = pw[src, :]
+
+
+@njit(cache=True, nogil=True)
+def _grow(a: np.ndarray, rows: np.int64) -> np.ndarray:
+    out = np.empty((rows, a.shape[1]), a.dtype)
+    out[: a.shape[0], :] = a
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -126,293 +345,81 @@ def chain_search(lo: np.int64, hi: np.int64, ts: np.ndarray, mask: np.ndarray, n
                  ) -> tuple[np.int64, bool, np.int64]:
     """One pass over the entity's events [lo, hi). Returns (max level, found a valid chain at target, conversions).
 
-    - ``target < 0``: find the maximum level; with ``lex``, ``best_w[k]`` gets the lexicographically
+    - ``target < 0``: find the maximum level; with LEX, ``best_w[k]`` gets the lexicographically
       first chain reaching each level k (``best_has[k]`` set).
     - ``target >= 0``: only chains ending at step ``target`` matter; ``found`` says a valid one exists
-      (the window-end rule for exclusions applies); with ``lex``, ``best_w[0]`` gets the first one.
-    - ``reset``: count conversions: on the first group where a valid chain completes, count it and
+      (the window-end rule for exclusions applies); with LEX, ``best_w[0]`` gets the first one.
+    - RESET: count conversions: on the first instant where a valid chain completes, count it and
       start over after that instant.
     ``reqmask`` has bit k-1 for each step that may not be skipped; ``flags`` combines STRICT, EXCL
     (apply exclusions), LEX and RESET (one compiled function whatever the mode).
     """
-    strict = (flags & STRICT) != 0
-    use_excl = (flags & EXCL) != 0
-    lex = (flags & LEX) != 0
-    reset = (flags & RESET) != 0
-    needs_p = strict
     for k in range(n):
         if within[k] >= 0:
-            needs_p = True
+            flags |= NEEDS_P
+    if (flags & STRICT) != 0:
+        flags |= NEEDS_P
+    lex = (flags & LEX) != 0
     ecols = max(E, np.int64(1))
+    wrows_min = np.int64(1)
     cap = np.int64(8)
-    pk = np.empty(cap, np.int64)
-    ps = np.empty(cap, np.int64)
-    pp = np.empty(cap, np.int64)
+    pool = np.empty((cap, 3), np.int64)
     pD = np.empty((cap, ecols), np.int64)
-    pw = np.empty((cap if lex else 1, n), np.int64)
+    pw = np.empty((cap if lex else wrows_min, n), np.int64)
     ccap = np.int64(8)
-    ck = np.empty(ccap, np.int64)
-    cs = np.empty(ccap, np.int64)
-    cp = np.empty(ccap, np.int64)
+    cand = np.empty((ccap, 3), np.int64)
     cD = np.empty((ccap, ecols), np.int64)
-    cw = np.empty((ccap if lex else 1, n), np.int64)
-    assign = np.empty(n, np.int64)
-    gpos = np.empty(n, np.int64)
+    cw = np.empty((ccap if lex else wrows_min, n), np.int64)
     maxg = np.int64(1)
     q = lo
-    while q < hi:  # the largest group decides the matching scratch size
+    while q < hi:  # the largest instant decides the matching scratch size
         r = q + 1
         while r < hi and ts[r] == ts[q]:
             r += 1
         maxg = max(maxg, r - q)
         q = r
-    owner = np.empty(maxg, np.int64)
-    prev_ev = np.empty(maxg, np.int64)
-    queue = np.empty(maxg + n + 1, np.int64)
-    seen = np.empty(maxg, np.int64)
-
+    scratch = np.empty((5, maxg + n + 1), np.int64)
+    gpos = np.empty(n, np.int64)
+    info = np.zeros(4, np.int64)
+    out = np.zeros(3, np.int64)
     m = np.int64(0)
-    maxlevel = np.int64(0)
-    found = False
     conv = np.int64(0)
     prev_t = -INF
     i = lo
     while i < hi:
         T = ts[i]
-        j = i
-        G = np.int64(0)
-        nz = np.int64(0)
-        multi = False
-        first_nz = np.int64(-1)
-        while j < hi and ts[j] == T:
-            mj = np.int64(mask[j])
-            if mj != 0:
-                G |= mj
-                nz += 1
-                if first_nz < 0:
-                    first_nz = j
-                if (mj & (mj - 1)) != 0:
-                    multi = True
-            j += 1
+        j = scan_group(i, hi, ts, mask, n, gpos, info)
         nc = np.int64(0)
-        completed = False
-        if G != 0:
-            if nz > 1 and not multi:
-                for k in range(n):
-                    gpos[k] = -1
-                for r in range(i, j):
-                    mr = np.int64(mask[r])
-                    if mr != 0:
-                        kk = lowest_step(mr) - 1
-                        if gpos[kk] < 0:
-                            gpos[kk] = r
+        out[2] = 0
+        if info[0] != 0:
+            need = (m + 1) * n
+            if need > ccap:
+                ccap = max(need, ccap * 2)
+                cand = _grow(cand, ccap)
+                cD = _grow(cD, ccap)
+                if lex:
+                    cw = _grow(cw, ccap)
             for entry in range(-1, m):
-                if entry < 0:
-                    if (G & 1) == 0:
-                        continue
-                    k = np.int64(0)
-                    s = T
-                    p = T
-                else:
-                    k = pk[entry]
-                    s = ps[entry]
-                    p = pp[entry]
-                    if T - s > W:
-                        continue
-                    if strict and p != prev_t:
-                        continue
-                S = np.int64(0)
-                for k2 in range(k + 1, n + 1):
-                    bit = np.int64(1) << (k2 - 1)
-                    if (G & bit) != 0:
-                        cand = S | bit
-                        ok = True
-                        if k >= 1:
-                            f = lowest_step(cand)
-                            if within[f - 1] >= 0 and T - p > within[f - 1]:
-                                ok = False
-                                if S != 0:
-                                    break
-                        if ok:
-                            if nz == 1:
-                                if (cand & (cand - 1)) != 0:
-                                    break
-                            elif multi:
-                                for kk in range(n):
-                                    assign[kk] = -1
-                                if not match_group(cand, mask, i, j, assign, owner, prev_ev, queue, seen):
-                                    break
-                        if ok and use_excl and k >= 1:
-                            bad = False
-                            for e in range(E):
-                                if ex_from[e] <= k and k < ex_to[e] <= k2 and pD[entry, e] < T:
-                                    bad = True
-                            if bad:
-                                break
-                        if ok:
-                            # the new chain state (k2, s, T)
-                            if nc >= ccap:
-                                ccap *= 2
-                                ck = _grow1(ck, ccap)
-                                cs = _grow1(cs, ccap)
-                                cp = _grow1(cp, ccap)
-                                cD = _grow2(cD, ccap)
-                                if lex:
-                                    cw = _grow2(cw, ccap)
-                            ck[nc] = k2
-                            cs[nc] = s
-                            cp[nc] = T
-                            for e in range(E):
-                                if ex_from[e] <= k < ex_to[e] and ex_to[e] > k2:
-                                    cD[nc, e] = pD[entry, e]
-                                elif k < ex_from[e] <= k2 < ex_to[e]:
-                                    cD[nc, e] = nx[e, i - lo]
-                                else:
-                                    cD[nc, e] = INF
-                            if lex:
-                                for kk in range(n):
-                                    cw[nc, kk] = pw[entry, kk] if entry >= 0 else np.int64(-1)
-                                bits = cand
-                                while bits != 0:
-                                    st = lowest_step(bits)
-                                    bits &= bits - 1
-                                    if nz == 1:
-                                        cw[nc, st - 1] = first_nz
-                                    elif multi:
-                                        cw[nc, st - 1] = assign[st - 1]
-                                    else:
-                                        cw[nc, st - 1] = gpos[st - 1]
-                            keep = True
-                            if k2 > maxlevel:
-                                maxlevel = k2
-                            if reset:
-                                if k2 == n:
-                                    completed = True
-                                    keep = False
-                            elif target >= 0:
-                                if k2 == target:
-                                    keep = False
-                                    valid = True
-                                    if use_excl:
-                                        for e in range(E):
-                                            if ex_from[e] <= k2 < ex_to[e] and cD[nc, e] < s + W:
-                                                valid = False
-                                    if valid:
-                                        found = True
-                                        if lex and (best_has[0] == 0 or key_cmp(cw[nc], best_w[0], ts, n) < 0):
-                                            best_w[0, :] = cw[nc, :]
-                                            best_has[0] = 1
-                            elif lex:
-                                if best_has[k2] == 0 or key_cmp(cw[nc], best_w[k2], ts, n) < 0:
-                                    best_w[k2, :] = cw[nc, :]
-                                    best_has[k2] = 1
-                            if k2 >= n or T - s >= W:
-                                keep = False
-                            if keep:
-                                nc += 1
-                    if (reqmask & bit) != 0:
-                        if (G & bit) == 0:
-                            break
-                        S |= bit
-        # drop states that can no longer grow, then merge the new ones (Pareto)
-        if completed:
+                if entry < 0 and (info[0] & 1) == 0:
+                    continue
+                nc = extend(entry, i, j, lo, prev_t, ts, mask, n, W, within, reqmask, flags, E, ex_from, ex_to, nx,
+                            target, info, gpos, pool, pD, pw, cand, cD, cw, nc, scratch, best_w, best_has, out)
+        if out[2] != 0:
             conv += 1
             m = 0
             nc = 0
-        w = np.int64(0)
-        for y in range(m):
-            if T - ps[y] >= W or (strict and pp[y] < T):
-                continue
-            if w != y:
-                _copy_state(pk, ps, pp, pD, pw, y, w, lex)
-            w += 1
-        m = w
-        for c in range(nc):
-            dominated = False
-            for y in range(m):
-                if pk[y] == ck[c] and dominates(y, ck[c], cs[c], cp[c], cD[c], cw[c] if lex else cw[0], ps, pp, pD,
-                                                pw, ts, n, needs_p, E, ex_from, ex_to, target, lex):
-                    dominated = True
-                    break
-            if dominated:
-                continue
-            w = np.int64(0)
-            for y in range(m):
-                if pk[y] == ck[c] and _cand_dominates(c, y, ck, cs, cp, cD, cw, ps, pp, pD, pw, ts, n, needs_p,
-                                                      E, ex_from, ex_to, target, lex):
-                    continue
-                if w != y:
-                    _copy_state(pk, ps, pp, pD, pw, y, w, lex)
-                w += 1
-            m = w
-            if m >= cap:
-                cap *= 2
-                pk = _grow1(pk, cap)
-                ps = _grow1(ps, cap)
-                pp = _grow1(pp, cap)
-                pD = _grow2(pD, cap)
-                if lex:
-                    pw = _grow2(pw, cap)
-            pk[m] = ck[c]
-            ps[m] = cs[c]
-            pp[m] = cp[c]
-            pD[m, :] = cD[c, :]
+        if m + nc > cap:
+            cap = max(m + nc, cap * 2)
+            pool = _grow(pool, cap)
+            pD = _grow(pD, cap)
             if lex:
-                pw[m, :] = cw[c, :]
-            m += 1
-        if not reset and not lex and ((target < 0 and maxlevel == n) or (target >= 0 and found)):
+                pw = _grow(pw, cap)
+        m = merge(m, nc, T, W, ts, n, flags, E, ex_from, ex_to, target, pool, pD, pw, cand, cD, cw)
+        if (flags & (RESET | LEX)) == 0 and ((target < 0 and out[0] == n) or (target >= 0 and out[1] != 0)):
             break
         prev_t = T
         i = j
-    return maxlevel, found, conv
-
-
-@njit(cache=True, nogil=True)
-def _cand_dominates(c: np.int64, y: np.int64, ck: np.ndarray, cs: np.ndarray, cp: np.ndarray, cD: np.ndarray,
-                    cw: np.ndarray, ps: np.ndarray, pp: np.ndarray, pD: np.ndarray, pw: np.ndarray, ts: np.ndarray,
-                    n: np.int64, needs_p: bool, E: np.int64, ex_from: np.ndarray, ex_to: np.ndarray,
-                    target: np.int64, lex: bool) -> bool:
-    """Is candidate ``c`` at least as good as pool state ``y`` (same step)?"""
-    if cs[c] < ps[y]:
-        return False
-    if needs_p and cp[c] < pp[y]:
-        return False
-    k = ck[c]
-    for e in range(E):
-        if ex_from[e] <= k < ex_to[e]:
-            if target >= 0 and ex_to[e] > target:
-                if cD[c, e] - cs[c] < pD[y, e] - ps[y]:
-                    return False
-            elif cD[c, e] < pD[y, e]:
-                return False
-    if lex and key_cmp(cw[c], pw[y], ts, n) > 0:
-        return False
-    return True
-
-
-@njit(cache=True, nogil=True)
-def _copy_state(pk: np.ndarray, ps: np.ndarray, pp: np.ndarray, pD: np.ndarray, pw: np.ndarray, src: np.int64,
-                dst: np.int64, lex: bool) -> None:
-    pk[dst] = pk[src]
-    ps[dst] = ps[src]
-    pp[dst] = pp[src]
-    pD[dst, :] = pD[src, :]
-    if lex:
-        pw[dst, :] = pw[src, :]
-
-
-@njit(cache=True, nogil=True)
-def _grow1(a: np.ndarray, size: np.int64) -> np.ndarray:
-    out = np.empty(size, a.dtype)
-    out[: a.shape[0]] = a
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _grow2(a: np.ndarray, size: np.int64) -> np.ndarray:
-    out = np.empty((size, a.shape[1]), a.dtype)
-    out[: a.shape[0], :] = a
-    return out
+    return out[0], out[1] != 0, conv
 
 
 @njit(cache=True, nogil=True)
