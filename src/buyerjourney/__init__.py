@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from buyerjourney.engine import Exclusion, FunnelQuery, FunnelResult, Step, funnel
 from buyerjourney.errors import (
     AuthError,
     BuyerJourneyError,
@@ -22,12 +23,17 @@ __all__ = [
     "BuyerJourneyError",
     "ConfigError",
     "DuckDBStore",
+    "Exclusion",
+    "FunnelQuery",
+    "FunnelResult",
     "ImportFormatError",
     "InputError",
     "NotFoundError",
     "QueryError",
+    "Step",
     "StoreError",
     "TimezoneError",
     "__version__",
+    "funnel",
     "open_store",
 ]

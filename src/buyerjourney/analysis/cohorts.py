@@ -29,10 +29,10 @@ class Estimate:
 
     def how(self, entrants: str = "entrants", converted: str = "converted") -> str:
         """The estimate in words, with its counts."""
-        return (f"Kaplan–Meier over {self.entrants:,} {entrants} followed until they {converted} or until the "
-                f"audit date (censored): {self.converted:,} {converted} within {self.days:.0f} days, "
-                f"{self.at_risk:,} still followed at day {self.days:.0f}; 1 − S({self.days:.0f}) = {self.value:.4f} "
-                f"(± {self.se:.4f})")
+        day = f"{self.days:.0f}"
+        return (f"Kaplan–Meier over {self.entrants:,} {entrants} (censored at the audit date): {self.converted:,} "
+                f"{converted} by day {day}, {self.at_risk:,} still followed then; 1 − S({day}) = {self.value:.4f} "
+                f"± {self.se:.4f}")
 
 
 @dataclass(frozen=True)

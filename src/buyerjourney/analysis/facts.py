@@ -30,17 +30,16 @@ ACT_FLAGS = {"is_optin": "optin", "is_contact": "sales_contact", "is_purchase": 
              "is_return": "return_", "is_complaint": "complaint", "is_wow": "wow", "is_testimonial": "testimonial",
              "is_offer": "upsell_offer", "is_upsell": "upsell_purchase", "is_ask": "referral_request",
              "is_signup": "referred_signup"}
-#: Survival sets: name -> (entry column, conversion column, extra condition).
+#: Survival sets: name -> (entry, conversion, extra condition); ``x`` means columns ``x_ts`` and ``x_day``.
 SURVIVAL = {
-    "lead_customer": ("optin_ts", "purchase_ts", ""),
-    "contact_customer": ("contact_ts", "purchase_ts", "AND (purchase_ts IS NULL OR purchase_ts >= contact_ts)"),
-    "customer_wow": ("purchase_ts", "wow_ts", ""),
-    "customer_offer": ("purchase_ts", "offer_ts", ""),
-    "customer_upsell": ("purchase_ts", "upsell_ts", ""),
-    "offer_upsell": ("offer_ts", "upsell_ts", "AND (upsell_ts IS NULL OR upsell_ts >= offer_ts)"),
-    "customer_ask": ("purchase_ts", "ask_ts", ""),
-    "ask_referral": ("ask_ts", "first_referral_ts",
-                     "AND (first_referral_ts IS NULL OR first_referral_ts >= ask_ts)"),
+    "lead_customer": ("optin", "purchase", ""),
+    "contact_customer": ("contact", "purchase", "AND (purchase_ts IS NULL OR purchase_ts >= contact_ts)"),
+    "customer_wow": ("purchase", "wow", ""),
+    "customer_offer": ("purchase", "offer", ""),
+    "customer_upsell": ("purchase", "upsell", ""),
+    "offer_upsell": ("offer", "upsell", "AND (upsell_ts IS NULL OR upsell_ts >= offer_ts)"),
+    "customer_ask": ("purchase", "ask", ""),
+    "ask_referral": ("ask", "first_referral", "AND (first_referral_ts IS NULL OR first_referral_ts >= ask_ts)"),
 }
 #: Groupings of the lead -> customer survival set: name -> (group expression, condition).
 LEAD_GROUPS = {
@@ -48,7 +47,7 @@ LEAD_GROUPS = {
     "capture": ("optin_capture", "AND optin_capture IS NOT NULL"),
     "lead_type": ("entry_lead_type", "AND entry_lead_type IS NOT NULL"),
     "referred": ("CASE WHEN referrer IS NULL THEN 'not referred' ELSE 'referred' END", ""),
-    "cohort": ("strftime(optin_ts, '%Y-%m')", ""),
+    "cohort": ("optin_month", ""),
 }
 
 
@@ -78,7 +77,6 @@ class Facts:
     referral: dict[str, Any] = field(default_factory=dict)
     lead_types: Rows = field(default_factory=list)
     outcomes: Rows = field(default_factory=list)
-    flows_by_month: Rows = field(default_factory=list)
     totals: dict[str, Any] = field(default_factory=dict)
 
 
@@ -89,8 +87,9 @@ class Query:
         self.store = store
         self.params = params
 
-    def rows(self, sql: str) -> Rows:
-        params = {name: self.params[name] for name in set(_PARAM.findall(sql))}
+    def rows(self, sql: str, **extra: Any) -> Rows:
+        values = {**self.params, **extra}
+        params = {name: values[name] for name in set(_PARAM.findall(sql))}
         return self.store.query(sql, params).to_pylist()
 
     def run(self, sql: str) -> None:
@@ -106,7 +105,8 @@ def base_params(config: JourneyConfig, as_of: datetime, start: datetime) -> dict
     """Query parameters: role event lists, property names, JSON shapes and the period bounds."""
     events, props = config.events, config.properties
     params: dict[str, Any] = {"as_of": as_of, "start": start, "start_date": start.date(), "end_date": as_of.date(),
-                              "visit": list(events.visit), "nurture": list(events.nurture)}
+                              "as_of_day": int(as_of.timestamp() // 86400), "visit": list(events.visit),
+                              "nurture": list(events.nurture)}
     for flag, role in ACT_FLAGS.items():
         params[flag] = list(getattr(events, role))
     params["acts"] = sorted({name for role in ACT_FLAGS.values() for name in getattr(events, role)})
@@ -119,15 +119,24 @@ def base_params(config: JourneyConfig, as_of: datetime, start: datetime) -> dict
 
 
 def _extract(key: str) -> str:
-    return f"nullif(trim(struct_extract(p, $k_{key})), '')"
+    return f"nullif(struct_extract(p, $k_{key}), '')"
+
+
+def _day(column: str) -> str:
+    """Whole UTC days since the epoch: differences of these are calendar days (cheaper than date_diff)."""
+    return f"floor(epoch_us({column}) / 86400000000)::BIGINT"
+
+
+#: Timestamps of ``_bj_ent`` that also get a ``*_day`` column.
+DAY_COLUMNS = ("optin", "contact", "purchase", "wow", "offer", "upsell", "ask")
 
 
 def build_scratch(q: Query) -> None:
     """Build the three scratch tables (and the per-referrer table) for this audit."""
     q.run(f"""
         CREATE OR REPLACE TEMP TABLE _bj_visits AS
-        SELECT entity_key, ts, {_extract('source')} AS source, {_extract('capture')} AS capture,
-               {_extract('product')} AS product
+        SELECT entity_key, ts, date_trunc('month', ts)::DATE AS month, {_extract('source')} AS source,
+               {_extract('capture')} AS capture, {_extract('product')} AS product
         FROM (SELECT entity_key, ts, json_transform(properties, $shape_visit) AS p FROM events
               WHERE list_contains($visit, event) AND ts <= $as_of)""")
     flags = ",\n".join(f"list_contains(${flag}, event) AS {flag}" for flag in ACT_FLAGS)
@@ -140,14 +149,10 @@ def build_scratch(q: Query) -> None:
                {_extract('wow_kind')} AS kind, {_extract('outcome')} AS outcome
         FROM (SELECT entity_key, entity_id, ts, event, json_transform(properties, $shape_acts) AS p FROM events
               WHERE list_contains($acts, event) AND ts <= $as_of)""")
-    q.run("""
+    days = ", ".join(f"{_day(f'a.{name}_ts')} AS {name}_day" for name in DAY_COLUMNS)
+    q.run(f"""
         CREATE OR REPLACE TEMP TABLE _bj_ent AS
-        WITH v AS (
-            SELECT entity_key, min(ts) AS first_visit_ts,
-                   min(ts) FILTER (WHERE source IS NOT NULL) AS touch_ts,
-                   arg_min(source, ts) FILTER (WHERE source IS NOT NULL) AS touch_source
-            FROM _bj_visits GROUP BY entity_key),
-        a AS (
+        WITH a AS (
             SELECT entity_key, any_value(entity_id) AS entity_id,
                 min(ts) FILTER (WHERE is_optin) AS optin_ts,
                 arg_min(source, ts) FILTER (WHERE is_optin AND source IS NOT NULL) AS optin_source,
@@ -176,21 +181,21 @@ def build_scratch(q: Query) -> None:
                 coalesce(sum(revenue) FILTER (WHERE is_upsell), 0) AS upsell_revenue,
                 min(ts) FILTER (WHERE is_ask) AS ask_ts
             FROM _bj_acts GROUP BY entity_key),
+        t AS (
+            SELECT entity_key, min(ts) AS touch_ts, arg_min(source, ts) AS touch_source FROM _bj_visits
+            WHERE source IS NOT NULL AND entity_key IN (SELECT entity_key FROM a) GROUP BY entity_key),
         n AS (
-            SELECT entity_key, count(*) AS nurture FROM events
-            WHERE list_contains($nurture, event) AND ts <= $as_of GROUP BY entity_key)
-        SELECT coalesce(a.entity_key, v.entity_key) AS entity_key, a.* EXCLUDE (entity_key),
-               v.first_visit_ts,
-               CASE WHEN a.optin_source IS NOT NULL AND (v.touch_ts IS NULL OR a.optin_ts < v.touch_ts)
-                    THEN a.optin_source ELSE coalesce(v.touch_source, a.optin_source, '(empty)') END AS source,
+            SELECT DISTINCT entity_key FROM events WHERE list_contains($nurture, event) AND ts <= $as_of)
+        SELECT a.*, {days}, strftime(a.optin_ts, '%Y-%m') AS optin_month,
+               CASE WHEN a.optin_source IS NOT NULL AND (t.touch_ts IS NULL OR a.optin_ts < t.touch_ts)
+                    THEN a.optin_source ELSE coalesce(t.touch_source, a.optin_source, '(empty)') END AS source,
                coalesce(a.entry_lead_type, a.purchase_lead_type, '(empty)') AS any_lead_type,
-               coalesce(n.nurture, 0) AS nurture
-        FROM a FULL OUTER JOIN v ON v.entity_key = a.entity_key
-        LEFT JOIN n ON n.entity_key = a.entity_key""")
-    q.run("""
+               n.entity_key IS NOT NULL AS nurtured
+        FROM a LEFT JOIN t ON t.entity_key = a.entity_key LEFT JOIN n ON n.entity_key = a.entity_key""")
+    q.run(f"""
         CREATE OR REPLACE TEMP TABLE _bj_ref AS
-        SELECT referrer, min(referred_ts) AS first_referral_ts, count(*) AS referred,
-               count(purchase_ts) AS referred_customers
+        SELECT referrer, min(referred_ts) AS first_referral_ts, {_day('min(referred_ts)')} AS first_referral_day,
+               count(*) AS referred, count(purchase_ts) AS referred_customers
         FROM _bj_ent WHERE referrer IS NOT NULL GROUP BY referrer""")
 
 
@@ -201,14 +206,14 @@ def drop_scratch(q: Query) -> None:
 
 
 def _survival_sql(entry: str, end: str, group: str, condition: str) -> str:
-    joined = "first_referral_ts" in f"{entry} {end} {condition}"
-    source = ("(SELECT e.*, r.first_referral_ts FROM _bj_ent e LEFT JOIN _bj_ref r ON r.referrer = e.entity_id)"
-              if joined else "_bj_ent")
+    """Rows ``(grp, days, observed, n)``: calendar days from ``entry`` to ``end`` (or to as of: censored)."""
+    joined = "first_referral" in f"{entry} {end} {condition}"
+    source = ("(SELECT e.*, r.first_referral_ts, r.first_referral_day FROM _bj_ent e "
+              "LEFT JOIN _bj_ref r ON r.referrer = e.entity_id)" if joined else "_bj_ent")
     return f"""
-        SELECT {group} AS grp,
-               greatest(date_diff('day', {entry}, coalesce({end}, $as_of)), 0) AS days,
-               ({end} IS NOT NULL) AS observed, count(*) AS n
-        FROM {source} WHERE {entry} IS NOT NULL {condition}
+        SELECT {group} AS grp, greatest(coalesce({end}_day, $as_of_day) - {entry}_day, 0) AS days,
+               ({end}_day IS NOT NULL) AS observed, count(*) AS n
+        FROM {source} WHERE {entry}_day IS NOT NULL {condition}
         GROUP BY ALL ORDER BY grp, days"""
 
 
@@ -228,10 +233,9 @@ def gather(store: Any, config: JourneyConfig, as_of: datetime, start: datetime,
         for name, (entry, end, condition) in SURVIVAL.items():
             facts.survival[name] = q.rows(_survival_sql(entry, end, "'all'", condition))
         for name, (group, condition) in LEAD_GROUPS.items():
-            facts.survival[f"lead_customer_by_{name}"] = q.rows(
-                _survival_sql("optin_ts", "purchase_ts", group, condition))
+            facts.survival[f"lead_customer_by_{name}"] = q.rows(_survival_sql("optin", "purchase", group, condition))
         facts.survival["contact_customer_by_lead_type"] = q.rows(_survival_sql(
-            "contact_ts", "purchase_ts", "coalesce(entry_lead_type, '(empty)')", SURVIVAL["contact_customer"][2]))
+            "contact", "purchase", "coalesce(entry_lead_type, '(empty)')", SURVIVAL["contact_customer"][2]))
         say("sales, prices and cycles")
         _sales(q, facts)
         say("delivery, upsell and referral")
@@ -261,15 +265,14 @@ def _traffic(q: Query, facts: Facts) -> None:
                count(*) FILTER (WHERE is_contact AND outcome IS NOT NULL) AS contact_outcome,
                (SELECT count(*) FROM spend WHERE date <= $end_date) AS spend_rows
         FROM _bj_acts""")
-    facts.traffic_by_month = q.rows("""
-        SELECT strftime(date_trunc('month', ts), '%Y-%m') AS month, coalesce(source, '(empty)') AS source,
-               count(DISTINCT entity_key) AS visitors
-        FROM _bj_visits WHERE ts >= $start GROUP BY ALL ORDER BY month, source""")
-    facts.sources = q.rows("""
-        WITH vis AS (
-            SELECT coalesce(source, '(empty)') AS source, count(DISTINCT entity_key) AS visitors
-            FROM _bj_visits WHERE ts >= $start GROUP BY ALL),
-        led AS (
+    facts.traffic_by_month = _months(q.rows("""
+        SELECT month, coalesce(source, '(empty)') AS source, count(DISTINCT entity_key) AS visitors
+        FROM _bj_visits WHERE ts >= $start GROUP BY ALL ORDER BY month, source"""))
+    visitors = {row["source"]: row["visitors"] for row in q.rows("""
+        SELECT coalesce(source, '(empty)') AS source, count(DISTINCT entity_key) AS visitors
+        FROM _bj_visits WHERE ts >= $start GROUP BY ALL""")}
+    sources = q.rows("""
+        WITH led AS (
             SELECT source, count(*) FILTER (WHERE optin_ts >= $start) AS leads,
                    count(*) FILTER (WHERE optin_ts >= $start AND purchase_ts IS NOT NULL) AS converted_leads,
                    count(*) FILTER (WHERE purchase_ts >= $start) AS customers
@@ -279,36 +282,25 @@ def _traffic(q: Query, facts: Facts) -> None:
             WHERE (a.is_purchase OR a.is_upsell) AND a.ts >= $start GROUP BY ALL),
         sp AS (
             SELECT source, sum(amount) AS spend FROM spend
-            WHERE date >= $start_date AND date <= $end_date GROUP BY source)
-        SELECT source, coalesce(vis.visitors, 0) AS visitors, coalesce(led.leads, 0) AS leads,
-               coalesce(led.converted_leads, 0) AS converted_leads, coalesce(led.customers, 0) AS customers,
-               rev.revenue, sp.spend
-        FROM vis FULL JOIN led USING (source) FULL JOIN rev USING (source) FULL JOIN sp USING (source)
-        WHERE coalesce(vis.visitors, 0) + coalesce(led.leads, 0) + coalesce(led.customers, 0) > 0
-           OR sp.spend IS NOT NULL
-        ORDER BY coalesce(vis.visitors, 0) DESC, coalesce(led.leads, 0) DESC, source""")
+            WHERE date >= $start_date AND date <= $end_date GROUP BY source),
+        vis AS (SELECT unnest($sources) AS source)
+        SELECT source, coalesce(led.leads, 0) AS leads, coalesce(led.converted_leads, 0) AS converted_leads,
+               coalesce(led.customers, 0) AS customers, rev.revenue, sp.spend
+        FROM vis FULL JOIN led USING (source) FULL JOIN rev USING (source) FULL JOIN sp USING (source)""",
+        sources=sorted(visitors))
+    rows = [{"source": r["source"], "visitors": visitors.get(r["source"], 0), **{k: v for k, v in r.items()
+                                                                               if k != "source"}}
+            for r in sources]
+    facts.sources = sorted((r for r in rows if r["visitors"] + r["leads"] + r["customers"] or r["spend"] is not None),
+                           key=lambda r: (-r["visitors"], -r["leads"], r["source"]))
     facts.leads_by_month_source = q.rows("""
-        SELECT strftime(date_trunc('month', optin_ts), '%Y-%m') AS month, source, count(*) AS leads
+        SELECT optin_month AS month, source, count(*) AS leads
         FROM _bj_ent WHERE optin_ts >= $start GROUP BY ALL ORDER BY month, source""")
-    facts.flows_by_month = q.rows("""
-        WITH m AS (SELECT DISTINCT strftime(date_trunc('month', ts), '%Y-%m') AS month FROM _bj_acts
-                   WHERE ts >= $start
-                   UNION SELECT DISTINCT strftime(date_trunc('month', ts), '%Y-%m') FROM _bj_visits
-                   WHERE ts >= $start),
-        v AS (SELECT strftime(date_trunc('month', ts), '%Y-%m') AS month, count(DISTINCT entity_key) AS visitors
-              FROM _bj_visits WHERE ts >= $start GROUP BY ALL),
-        l AS (SELECT strftime(date_trunc('month', optin_ts), '%Y-%m') AS month, count(*) AS leads
-              FROM _bj_ent WHERE optin_ts >= $start GROUP BY ALL),
-        c AS (SELECT strftime(date_trunc('month', purchase_ts), '%Y-%m') AS month, count(*) AS customers
-              FROM _bj_ent WHERE purchase_ts >= $start GROUP BY ALL),
-        r AS (SELECT strftime(date_trunc('month', ts), '%Y-%m') AS month, sum(revenue) AS revenue
-              FROM _bj_acts WHERE (is_purchase OR is_upsell) AND ts >= $start GROUP BY ALL),
-        s AS (SELECT strftime(date_trunc('month', date), '%Y-%m') AS month, sum(amount) AS spend
-              FROM spend WHERE date >= $start_date AND date <= $end_date GROUP BY ALL)
-        SELECT month, coalesce(visitors, 0) AS visitors, coalesce(leads, 0) AS leads,
-               coalesce(customers, 0) AS customers, revenue, spend
-        FROM m LEFT JOIN v USING (month) LEFT JOIN l USING (month) LEFT JOIN c USING (month)
-        LEFT JOIN r USING (month) LEFT JOIN s USING (month) ORDER BY month""")
+
+
+def _months(rows: Rows) -> Rows:
+    """``month`` (a date) as ``YYYY-MM``."""
+    return [{**row, "month": row["month"].strftime("%Y-%m")} for row in rows]
 
 
 def _capture(q: Query, facts: Facts) -> None:
@@ -323,25 +315,24 @@ def _capture(q: Query, facts: Facts) -> None:
                coalesce(leads, 0) AS leads, coalesce(converted_leads, 0) AS converted_leads
         FROM ex FULL JOIN op USING (capture) FULL JOIN ld USING (capture) ORDER BY capture""")
     facts.capture_products = q.rows("""
-        SELECT coalesce(product, '(any product)') AS product, capture,
-               count(DISTINCT entity_key) FILTER (WHERE is_optin) AS optins,
-               count(DISTINCT entity_key) FILTER (WHERE NOT is_optin) AS exposed
-        FROM (SELECT entity_key, product, capture, true AS is_optin FROM _bj_acts
-              WHERE is_optin AND capture IS NOT NULL AND ts >= $start
-              UNION ALL
-              SELECT entity_key, product, capture, false FROM _bj_visits WHERE capture IS NOT NULL AND ts >= $start)
-        GROUP BY ALL ORDER BY product, capture""")
+        WITH ex AS (SELECT coalesce(product, '(any product)') AS product, capture,
+                           count(DISTINCT entity_key) AS exposed
+                    FROM _bj_visits WHERE capture IS NOT NULL AND ts >= $start GROUP BY ALL),
+        op AS (SELECT coalesce(product, '(any product)') AS product, capture, count(DISTINCT entity_key) AS optins
+               FROM _bj_acts WHERE is_optin AND capture IS NOT NULL AND ts >= $start GROUP BY ALL)
+        SELECT product, capture, coalesce(optins, 0) AS optins, coalesce(exposed, 0) AS exposed
+        FROM ex FULL JOIN op USING (product, capture) ORDER BY product, capture""")
 
 
 def _sales(q: Query, facts: Facts) -> None:
     facts.cycle = q.rows("""
         SELECT CASE WHEN grouping(any_lead_type) = 1 THEN NULL ELSE any_lead_type END AS lead_type,
                count(*) AS n, quantile_cont(d, 0.5) AS median, avg(d) AS mean, min(d) AS min, max(d) AS max
-        FROM (SELECT any_lead_type, date_diff('day', optin_ts, purchase_ts) AS d FROM _bj_ent
+        FROM (SELECT any_lead_type, purchase_day - optin_day AS d FROM _bj_ent
               WHERE purchase_ts >= $start AND optin_ts IS NOT NULL)
         GROUP BY GROUPING SETS ((any_lead_type), ()) ORDER BY n DESC, lead_type""")
     facts.cycle_days = q.rows("""
-        SELECT date_diff('day', optin_ts, purchase_ts) AS days, count(*) AS n FROM _bj_ent
+        SELECT purchase_day - optin_day AS days, count(*) AS n FROM _bj_ent
         WHERE purchase_ts >= $start AND optin_ts IS NOT NULL GROUP BY ALL ORDER BY days""")
     facts.prices = q.one("""
         SELECT count(*) AS purchases, count(revenue) AS with_revenue, sum(revenue) AS revenue,
@@ -447,7 +438,7 @@ def _totals(q: Query, facts: Facts) -> None:
     facts.totals = q.one("""
         SELECT (SELECT count(DISTINCT entity_key) FROM _bj_visits WHERE ts >= $start) AS visitors,
                count(*) FILTER (WHERE optin_ts >= $start) AS leads,
-               count(*) FILTER (WHERE optin_ts >= $start AND nurture > 0) AS nurtured_leads,
+               count(*) FILTER (WHERE optin_ts >= $start AND nurtured) AS nurtured_leads,
                count(*) FILTER (WHERE contact_ts >= $start) AS contacted,
                count(*) FILTER (WHERE purchase_ts >= $start) AS customers,
                count(*) FILTER (WHERE purchase_ts >= $start AND refund_ts IS NULL AND return_ts IS NULL) AS kept,

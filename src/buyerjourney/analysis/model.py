@@ -137,7 +137,8 @@ def num(value: float | None) -> str:
         return "unknown"
     if float(value).is_integer():
         return f"{int(value):,}"
-    return f"{value:,.1f}" if abs(value) >= 10 else f"{value:,.2f}"
+    text = f"{value:,.1f}" if abs(value) >= 10 else f"{value:,.2f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def ratio(part: float, whole: float) -> float | None:
@@ -146,9 +147,9 @@ def ratio(part: float, whole: float) -> float | None:
 
 
 def clean(value: Any) -> Any:
-    """Round floats for the JSON document (NaN becomes null) and recurse into lists and dicts."""
+    """Floats fit for JSON (NaN and infinity become null), recursing into lists and dicts."""
     if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else round(value, 6)
+        return None if math.isnan(value) or math.isinf(value) else value
     if isinstance(value, dict):
         return {k: clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -294,7 +294,7 @@ def _store_batches(store: DuckDBStore, query: FunnelQuery, batch_size: int
 
 def run_store(store: DuckDBStore, query: FunnelQuery, batch_size: int = 1 << 21) -> tuple[KernelOutput, StoreSource]:
     """Stream the store's clustered ``events`` through the kernel (entities spanning batches carried over)."""
-    entities = int(store.con.sql("SELECT coalesce(max(entity_key) + 1, 0) FROM entities").fetchone()[0])
+    entities = int(store.query("SELECT coalesce(max(entity_key) + 1, 0) AS n FROM entities").column(0)[0].as_py())
     out = KernelOutput.empty(entities, query.n)
     batches, _, _ = _store_batches(store, query, batch_size)
     latest: int | None = None

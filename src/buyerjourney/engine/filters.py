@@ -89,7 +89,7 @@ class Condition(BaseModel):
         symbol = _COMPARE_SQL[self.op]
         if _kind(self.value) == "num":
             return (f"coalesce(json_type({column}, ?) IN {_NUMERIC_JSON} AND "
-                    f"CAST(json_extract_string({column}, ?) AS DOUBLE) {symbol} ?, false)",
+                    f"TRY_CAST(json_extract_string({column}, ?) AS DOUBLE) {symbol} ?, false)",
                     [pointer, pointer, float(self.value)])  # type: ignore[arg-type]
         return (f"coalesce(json_type({column}, ?) = 'VARCHAR' AND json_extract_string({column}, ?) {symbol} ?, false)",
                 [pointer, pointer, self.value])
@@ -133,7 +133,7 @@ def _sql_equal(column: str, pointer: str, value: Scalar) -> tuple[str, list[Any]
                 [pointer, pointer, "true" if value else "false"])
     if kind == "num":
         return (f"coalesce(json_type({column}, ?) IN {_NUMERIC_JSON} AND "
-                f"CAST(json_extract_string({column}, ?) AS DOUBLE) = ?, false)", [pointer, pointer, float(value)])
+                f"TRY_CAST(json_extract_string({column}, ?) AS DOUBLE) = ?, false)", [pointer, pointer, float(value)])
     return (f"coalesce(json_type({column}, ?) = 'VARCHAR' AND json_extract_string({column}, ?) = ?, false)",
             [pointer, pointer, value])
 

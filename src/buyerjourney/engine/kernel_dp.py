@@ -48,8 +48,10 @@ def key_cmp(a: np.ndarray, b: np.ndarray, ts: np.ndarray, n: np.int64) -> np.int
 
 @njit(cache=True, nogil=True)
 def match_group(cand: np.int64, mask: np.ndarray, i: np.int64, j: np.int64, assign: np.ndarray,
-                owner: np.ndarray, prev_ev: np.ndarray, queue: np.ndarray, seen: np.ndarray) -> bool:
-    """Can the steps in ``cand`` be filled by distinct events of positions [i, j)? Fills ``assign[step-1]``.
+                owner: np.ndarray, prev_ev: np.ndarray, queue: np.ndarray, seen: np.ndarray,
+                blocked: np.ndarray) -> bool:
+    """Can the steps in ``cand`` be filled by distinct events of positions [i, j) (not ``blocked[q - i]``)?
+    Fills ``assign[step-1]``.
 
     Kuhn's algorithm with a breadth-first augmenting path per step (steps in ascending order).
     ``owner[q - i]`` is the step an event fills (-1 = free).
@@ -74,7 +76,7 @@ def match_group(cand: np.int64, mask: np.ndarray, i: np.int64, j: np.int64, assi
             head += 1
             bit = np.int64(1) << (u - 1)
             for q in range(g):
-                if seen[q] == 0 and (np.int64(mask[i + q]) & bit) != 0:
+                if seen[q] == 0 and blocked[q] == 0 and (np.int64(mask[i + q]) & bit) != 0:
                     seen[q] = 1
                     prev_ev[q] = u
                     if owner[q] < 0:
@@ -183,35 +185,40 @@ def extend(entry: np.int64, i: np.int64, j: np.int64, lo: np.int64, prev_t: np.i
         if T - s > W or ((flags & STRICT) != 0 and p != prev_t):
             return nc
     assign = scratch[0]
-    S = np.int64(0)
+    S = np.int64(0)  # required steps after k, before k2
+    O = np.int64(0)  # optional steps after k, before k2, that this instant could fill
     for k2 in range(k + 1, n + 1):
         bit = np.int64(1) << (k2 - 1)
-        if (G & bit) != 0:
-            steps = S | bit
-            ok = True
-            if k >= 1:
-                f = lowest_step(steps)
-                if within[f - 1] >= 0 and T - p > within[f - 1]:
-                    ok = False
-                    if S != 0:
-                        break
-            if ok:
-                if nz == 1:
-                    if (steps & (steps - 1)) != 0:
-                        break
-                elif multi != 0:
-                    for kk in range(n):
-                        assign[kk] = -1
-                    if not match_group(steps, mask, i, j, assign, scratch[1], scratch[2], scratch[3], scratch[4]):
-                        break
-            if ok and (flags & EXCL) != 0 and k >= 1:
+        base = S | bit
+        if (G & bit) != 0 and multi != 0 and not _fits(base, mask, i, j, assign, scratch):
+            if (reqmask & bit) != 0:
+                break  # the required steps do not fit: nothing further will
+        elif (G & bit) != 0:
+            if nz == 1 and (base & (base - 1)) != 0:
+                break  # one event fills one step
+            if (flags & EXCL) != 0 and k >= 1:
                 bad = False
                 for e in range(E):
                     if ex_from[e] <= k and k < ex_to[e] <= k2 and pD[entry, e] < T:
                         bad = True
                 if bad:
                     break
-            if ok:
+            # fill the earliest optional steps that still leave a valid set: the lexicographically first
+            # chain, and the only way through when the step after a skipped one has a tighter within
+            F = np.int64(0)
+            if nz > 1:
+                rest = O
+                while rest != 0:
+                    o = rest & -rest
+                    rest &= rest - 1
+                    trial = F | o | base
+                    if _within_ok(trial, k, T, p, within) and (multi == 0 or _fits(trial, mask, i, j, assign,
+                                                                                    scratch)):
+                        F |= o
+            steps = F | base
+            if _within_ok(steps, k, T, p, within):
+                if multi != 0 and (flags & LEX) != 0:
+                    _lex_assign(steps, mask, i, j, assign, scratch)  # which event fills which step
                 nc = _new_state(entry, k, k2, s, T, i, lo, steps, nz, multi, first_nz, n, W, flags, E, ex_from,
                                 ex_to, nx, target, gpos, assign, pD, pw, cand, cD, cw, nc, ts, best_w, best_has,
                                 out)
@@ -219,7 +226,50 @@ def extend(entry: np.int64, i: np.int64, j: np.int64, lo: np.int64, prev_t: np.i
             if (G & bit) == 0:
                 break
             S |= bit
+        elif (G & bit) != 0:
+            O |= bit
     return nc
+
+
+@njit(cache=True, nogil=True)
+def _within_ok(steps: np.int64, k: np.int64, T: np.int64, p: np.int64, within: np.ndarray) -> bool:
+    """The first step filled at T (the others follow it at once) keeps its within bound to p."""
+    if k == 0:
+        return True
+    f = lowest_step(steps)
+    return within[f - 1] < 0 or T - p <= within[f - 1]
+
+
+@njit(cache=True, nogil=True)
+def _fits(steps: np.int64, mask: np.ndarray, i: np.int64, j: np.int64, assign: np.ndarray,
+          scratch: np.ndarray) -> bool:
+    for kk in range(assign.shape[0]):
+        assign[kk] = -1
+    return match_group(steps, mask, i, j, assign, scratch[1], scratch[2], scratch[3], scratch[4], scratch[5])
+
+
+@njit(cache=True, nogil=True)
+def _lex_assign(steps: np.int64, mask: np.ndarray, i: np.int64, j: np.int64, assign: np.ndarray,
+                scratch: np.ndarray) -> None:
+    """The assignment of a fitting set of steps with the smallest positions, step by step in order."""
+    blocked = scratch[5]
+    tmp = scratch[6]
+    bits = steps
+    while bits != 0:
+        st = lowest_step(bits)
+        bits &= bits - 1
+        for q in range(i, j):
+            if blocked[q - i] == 0 and (np.int64(mask[q]) >> (st - 1)) & 1:
+                blocked[q - i] = 1
+                for kk in range(tmp.shape[0]):
+                    tmp[kk] = -1
+                if bits == 0 or match_group(bits, mask, i, j, tmp, scratch[1], scratch[2], scratch[3], scratch[4],
+                                            blocked):
+                    assign[st - 1] = q
+                    break
+                blocked[q - i] = 0
+    for q in range(j - i):
+        blocked[q] = 0
 
 
 @njit(cache=True, nogil=True)
@@ -378,7 +428,8 @@ def chain_search(lo: np.int64, hi: np.int64, ts: np.ndarray, mask: np.ndarray, n
             r += 1
         maxg = max(maxg, r - q)
         q = r
-    scratch = np.empty((5, maxg + n + 1), np.int64)
+    scratch = np.empty((7, maxg + n + 1), np.int64)
+    scratch[5, :] = 0  # no event blocked
     gpos = np.empty(n, np.int64)
     info = np.zeros(4, np.int64)
     out = np.zeros(3, np.int64)

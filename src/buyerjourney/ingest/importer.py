@@ -12,7 +12,7 @@ from buyerjourney.ingest.mapping import MappingOptions
 from buyerjourney.ingest.progress import ImportProgress, NullProgress
 from buyerjourney.ingest.rejects import write_rejects
 from buyerjourney.ingest.report import FileReport, ImportReport
-from buyerjourney.ingest.sources import EventSource, Source, SpendSource
+from buyerjourney.ingest.sources import EventSource, RestartCarefully, Source, SpendSource
 from buyerjourney.ingest.staging import Staging
 from buyerjourney.ingest.timestamps import check_timezone, naive_error
 from buyerjourney.store import DuckDBStore
@@ -53,44 +53,54 @@ def import_files(store: DuckDBStore, paths: Sequence[str | Path], options: Impor
     sources: list[Source] = [EventSource(Path(p), i, mapping, timezone) for i, p in enumerate(paths)]
     sources += [SpendSource(Path(p), len(sources) + i) for i, p in enumerate(options.spend)]
     files = [s.file for s in sources]
-    staging = Staging(store)
+    staging: Staging | None = None
     try:
-        for source in sources:
-            progress.file_started(f"{source.kind} {source.path.name}", source.total)
-            source.stage(staging, progress)
-            progress.file_finished()
-        naive = staging.first_naive()
-        if naive and timezone is None:
-            first = min(naive)
-            raise naive_error(files[first], sources[first].ts_column, naive[first])
-        progress.phase("writing to the store")
+        while True:
+            staging = Staging(store)
+            try:
+                with store.transaction():
+                    _read_all(sources, staging, progress, timezone)
+                    progress.phase("writing to the store")
+                    staging.finish()
+                break
+            except RestartCarefully as restart:  # a CSV file needs the careful reader: start again
+                restart.source.careful = True
+                staging.close()
         before = _known_conflicts(store)
-        with store.transaction():
-            landed = staging.commit()
         conflicts: list[IdentityConflict] = []
         refreshed = store.needs_refresh
         if refreshed:
             progress.phase("resolving identities and clustering events")
             conflicts = [c for c in store.refresh() if (c.from_id, c.kept_to_id, c.rejected_to_id) not in before]
         per_file_conflicts = staging.conflict_files(conflicts)
-        counts = staging.counts()
         first_rejects = staging.first_rejects(files, options.first_rejects)
         reports = []
         for source in sources:
-            rows, rejected = counts.get(source.file_idx, (0, 0))
-            done = landed.get(source.file_idx)
+            tally = staging.tally(source.file_idx)
             reports.append(FileReport(
-                source.file, source.kind, source.format.value, rows=rows,
-                accepted=done.inserted if done else 0, duplicates=done.duplicates if done else 0, rejected=rejected,
-                identity_links=done.identity_links if done else 0,
+                source.file, source.kind, source.format.value, rows=tally.rows, accepted=tally.inserted,
+                duplicates=tally.duplicates, rejected=tally.rejected, identity_links=tally.identity_links,
                 identity_conflicts=per_file_conflicts.get(source.file_idx, 0),
                 first_rejects=first_rejects.get(source.file_idx, [])))
         if options.rejects is not None:
             write_rejects(options.rejects, staging.rejects(files))
     finally:
-        staging.close()
+        if staging is not None:
+            staging.close()
     return ImportReport(reports, conflicts, None if options.rejects is None else str(options.rejects), refreshed,
                         time.perf_counter() - started)
+
+
+def _read_all(sources: list[Source], staging: Staging, progress: ImportProgress, timezone: str | None) -> None:
+    """Stage every file; refuse naive timestamps (no time zone given) as soon as a file shows one."""
+    for source in sources:
+        progress.file_started(f"{source.kind} {source.path.name}", source.total)
+        source.stage(staging, progress)
+        progress.file_finished()
+        naive = staging.first_naive()
+        if naive and timezone is None:
+            first = min(naive)
+            raise naive_error(sources[first].file, sources[first].ts_column, naive[first])
 
 
 def _known_conflicts(store: DuckDBStore) -> set[tuple[str, str, str]]:

@@ -22,9 +22,9 @@ from buyerjourney.ingest.timestamps import ts_expression, ts_reason
 #: JSON number text (kept as written, so ``1.50`` stays ``1.50``); ints with a leading zero stay text.
 _INT_JSON = r"-?(0|[1-9][0-9]{0,17})"
 _NUM_JSON = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?"
-#: Staged event columns, in order.
-STAGED_EVENT_COLUMNS = ("file_idx", "seq", "line", "reason", "raw", "event_id", "entity_id", "anonymous_id",
-                        "account_id", "event", "ts", "properties")
+#: Columns of a normalised events batch, in order.
+NORMALISED_COLUMNS = ("seq", "line", "reason", "raw", "event_id", "entity_id", "anonymous_id", "account_id",
+                      "event", "ts", "properties")
 
 
 @dataclass
@@ -110,9 +110,9 @@ class SourceShape:
     check_sizes: bool = True  # JSON lines are capped as a whole before parsing
 
 
-def events_sql(plan: ColumnPlan, shape: SourceShape, *, file_idx: int, file: str, timezone: str | None,
-               target: str = "_bj_events", source: str = "_bj_batch") -> tuple[str, dict[str, Any]]:
-    """``INSERT INTO target SELECT …`` staging every row of ``source`` (valid or not) as events."""
+def events_sql(plan: ColumnPlan, shape: SourceShape, *, file: str, timezone: str | None,
+               source: str = "_bj_batch") -> tuple[str, dict[str, Any]]:
+    """``SELECT …`` normalising every row of ``source``: :data:`NORMALISED_COLUMNS`, ``reason`` set on bad rows."""
     p = Params()
     cols = [f"c{i}" for i in range(len(plan.names))]
     select: dict[str, str] = {}
@@ -153,7 +153,6 @@ def events_sql(plan: ColumnPlan, shape: SourceShape, *, file_idx: int, file: str
     event_missing = p.add(f"{_label(plan, 'event')} is missing")
     projections = ",\n               ".join(f"{expr} AS {name}" for name, expr in select.items())
     sql = f"""
-        INSERT INTO {target}
         WITH a AS (
             SELECT *, pre_reason AS pre,
                {projections}
@@ -169,11 +168,11 @@ def events_sql(plan: ColumnPlan, shape: SourceShape, *, file_idx: int, file: str
                 ELSE coalesce({ts_reason("ts_src", label, tz=tz)}, props_problem) END AS reason
             FROM c),
         e AS (SELECT *, CASE WHEN reason IS NULL THEN {props} END AS properties FROM d)
-        SELECT {file_idx}, seq, line, reason, CASE WHEN reason IS NOT NULL THEN {raw} END,
+        SELECT seq, line, reason, CASE WHEN reason IS NOT NULL THEN {raw} END AS raw,
             CASE WHEN reason IS NULL THEN coalesce(event_id, 'h:' || left(md5(concat_ws(chr(31),
                 coalesce(entity_id, ''), coalesce(anonymous_id, ''), event, CAST(epoch_us(ts) AS VARCHAR),
-                coalesce(properties, ''))), 24)) END,
-            entity_id, anonymous_id, account_id, event, CASE WHEN reason IS NULL THEN ts END, properties
+                coalesce(properties, ''))), 24)) END AS event_id,
+            entity_id, anonymous_id, account_id, event, CASE WHEN reason IS NULL THEN ts END AS ts, properties
         FROM e"""
     return sql, p.values
 

@@ -19,7 +19,13 @@ from buyerjourney.ingest.spend import SPEND_FIELDS, SpendPlan, json_spend_batche
 from buyerjourney.ingest.staging import Staging
 from buyerjourney.ingest.timestamps import naive_error
 
-_STAGED = {"events": "_bj_events", "spend": "_bj_spend"}
+
+class RestartCarefully(Exception):
+    """The fast CSV path gave up on ``source``: the import restarts, reading that file carefully."""
+
+    def __init__(self, source: Source) -> None:
+        super().__init__(source.file)
+        self.source = source
 
 
 class Source:
@@ -33,6 +39,7 @@ class Source:
         self.file_idx = file_idx
         self.format = detect_format(path)
         self.ts_column = "ts"
+        self.careful = False  # read CSV with the careful path (set after the fast path gave up)
         self.total: int | None = None
         if self.format is not Format.parquet:
             self.total = path.stat().st_size
@@ -44,17 +51,21 @@ class Source:
     def _run(self, staging: Staging, progress: ImportProgress, batches: Iterator[Batch], sql: str,
              params: dict[str, Any]) -> None:
         for batch in batches:
-            staging.stage(sql, params, batch.table)
+            if self.kind == "events":
+                staging.stage_events(self.file_idx, sql, params, batch.table)
+            else:
+                staging.stage(sql, params, batch.table)
             progress.advanced(batch.done)
 
     def _csv(self, staging: Staging, progress: ImportProgress, layout: csv_reader.CsvLayout, sql: str,
              params: dict[str, Any]) -> None:
+        if self.careful:
+            self._run(staging, progress, csv_reader.careful_batches(self.path, layout), sql, params)
+            return
         try:
             self._run(staging, progress, csv_reader.fast_batches(self.path, layout), sql, params)
         except csv_reader.NeedsCarefulRead:
-            staging.store.run(f"DELETE FROM {_STAGED[self.kind]} WHERE file_idx = ?", [self.file_idx])
-            progress.advanced(0)
-            self._run(staging, progress, csv_reader.careful_batches(self.path, layout), sql, params)
+            raise RestartCarefully(self) from None
 
 
 class EventSource(Source):
@@ -82,7 +93,7 @@ class EventSource(Source):
             self.plan = ColumnPlan(list(CONTRACT), {name: i for i, name in enumerate(CONTRACT)}, [], None)
             shape = SourceShape([pa.string()] * len(CONTRACT), trusted_properties=True, check_sizes=False)
         self.ts_column = self.plan.source("ts")
-        self.sql, self.params = events_sql(self.plan, shape, file_idx=file_idx, file=self.file, timezone=timezone)
+        self.sql, self.params = events_sql(self.plan, shape, file=self.file, timezone=timezone)
 
     def stage(self, staging: Staging, progress: ImportProgress) -> None:
         """Read the file, batch by batch, into the staged events (and links)."""
@@ -94,7 +105,7 @@ class EventSource(Source):
             links, link_params = links_sql(file_idx=self.file_idx, timezone=self.timezone)
             for kind, batch in self.reader.read():
                 if kind == "events":
-                    staging.stage(self.sql, self.params, batch.table)
+                    staging.stage_events(self.file_idx, self.sql, self.params, batch.table)
                 else:
                     staging.stage(links, link_params, batch.table)
                 progress.advanced(batch.done)

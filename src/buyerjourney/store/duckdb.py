@@ -247,16 +247,17 @@ class DuckDBStore:
         self.con.execute("COMMIT")
 
     def run(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None,
-            tables: Mapping[str, pa.Table] | None = None) -> None:
+            tables: Mapping[str, pa.Table] | None = None) -> list[tuple[Any, ...]]:
         """Run a write statement with Arrow ``tables`` registered under their names (bulk paths, e.g. importers).
 
-        SQL text is the caller's own; user values go in ``params``. Read results with :meth:`query`.
+        SQL text is the caller's own; user values go in ``params``. Returns the statement's rows (an
+        ``INSERT`` gives ``[(rows inserted,)]``); read query results with :meth:`query`.
         """
         registered = dict(tables or {})
         for name, table in registered.items():
             self.con.register(name, table)
         try:
-            self.con.execute(sql, params or None).fetchall()  # fetched, so unregister() is not blocked
+            return self.con.execute(sql, params or None).fetchall()  # fetched, so unregister() is not blocked
         except duckdb.Error as exc:
             raise StoreError(f"store statement failed: {_first_line(exc)}") from exc
         finally:
@@ -284,15 +285,32 @@ class DuckDBStore:
         """
         say = progress or (lambda _msg: None)
         say("resolving identities")
-        links = self.con.sql("""
+        self.con.execute("""
+            CREATE OR REPLACE TEMP TABLE _links AS
             SELECT from_id, to_id, ts FROM identities
             UNION ALL
             SELECT anonymous_id, entity_id, min(ts) FROM events_raw
             WHERE anonymous_id IS NOT NULL AND entity_id IS NOT NULL AND anonymous_id <> entity_id
-            GROUP BY ALL""").to_arrow_table()
-        roots, conflicts = resolve_identities(links)
-        id_map = pa.table({"from_id": pa.array(list(roots), pa.string()),
-                           "root_id": pa.array(list(roots.values()), pa.string())})
+            GROUP BY ALL""")
+        # An id with links to one entity only, which is itself linked nowhere and links nowhere, resolves to
+        # that entity whatever the order: mapped here in bulk; every other link goes through the rules of
+        # resolve_identities (earliest link wins, chains, cycles), which such simple links cannot affect.
+        simple = self.con.sql("""
+            SELECT from_id, any_value(to_id) AS root_id FROM _links
+            WHERE from_id NOT IN (SELECT to_id FROM _links)
+            GROUP BY from_id
+            HAVING count(DISTINCT to_id) = 1
+               AND any_value(to_id) NOT IN (SELECT from_id FROM _links)""").to_arrow_table()
+        self.con.register("_simple", simple)
+        try:
+            rest = self.con.sql("""SELECT from_id, to_id, ts FROM _links
+                                   WHERE from_id NOT IN (SELECT from_id FROM _simple)""").to_arrow_table()
+        finally:
+            self.con.unregister("_simple")
+        self.con.execute("DROP TABLE _links")
+        roots, conflicts = resolve_identities(rest)
+        id_map = pa.concat_tables([simple, pa.table({"from_id": pa.array(list(roots), pa.string()),
+                                                     "root_id": pa.array(list(roots.values()), pa.string())})])
         self.con.register("_id_map", id_map)
         try:
             self.con.execute("BEGIN")
@@ -301,16 +319,15 @@ class DuckDBStore:
                 self.con.executemany("INSERT INTO identity_conflicts VALUES (?, ?, ?, ?)",
                                      [[c.from_id, c.kept_to_id, c.rejected_to_id, c.reason] for c in conflicts])
             say("building the entity dictionary")
-            self.con.execute("""
-                CREATE OR REPLACE TEMP TABLE _resolved AS
-                SELECT r.rowid AS raw_row, coalesce(m.root_id, coalesce(r.entity_id, r.anonymous_id)) AS rid,
-                       (r.entity_id IS NOT NULL OR m.root_id IS NOT NULL) AS known
-                FROM events_raw r LEFT JOIN _id_map m ON m.from_id = coalesce(r.entity_id, r.anonymous_id)""")
+            # rid: the entity an event belongs to (its id's root, else its own id); no per-row table is kept.
             self.con.execute("""
                 CREATE OR REPLACE TABLE entities AS
                 SELECT (row_number() OVER (ORDER BY rid) - 1)::INTEGER AS entity_key, rid AS entity_id,
                        bool_or(known) AS identified
-                FROM _resolved GROUP BY rid""")
+                FROM (SELECT coalesce(m.root_id, r.entity_id, r.anonymous_id) AS rid,
+                             (r.entity_id IS NOT NULL OR m.root_id IS NOT NULL) AS known
+                      FROM events_raw r LEFT JOIN _id_map m ON m.from_id = coalesce(r.entity_id, r.anonymous_id))
+                GROUP BY rid""")
             self.con.execute("""
                 CREATE OR REPLACE TABLE event_names AS
                 SELECT (row_number() OVER (ORDER BY event) - 1)::INTEGER AS event_key, event, count(*) AS events
@@ -321,11 +338,10 @@ class DuckDBStore:
                 SELECT en.entity_key, r.ts, n.event_key, en.entity_id, r.event, r.event_id,
                        r.entity_id AS user_id, r.anonymous_id, r.account_id, r.properties
                 FROM events_raw r
-                JOIN _resolved x ON x.raw_row = r.rowid
-                JOIN entities en ON en.entity_id = x.rid
+                LEFT JOIN _id_map m ON m.from_id = coalesce(r.entity_id, r.anonymous_id)
+                JOIN entities en ON en.entity_id = coalesce(m.root_id, r.entity_id, r.anonymous_id)
                 JOIN event_names n ON n.event = r.event
                 ORDER BY en.entity_key, r.ts, n.event_key, r.event_id""")
-            self.con.execute("DROP TABLE _resolved")
             self._set_meta("dirty", "0")
             self.con.execute("COMMIT")
         except BaseException:
@@ -336,12 +352,22 @@ class DuckDBStore:
         return conflicts
 
     # -- reads -----------------------------------------------------------------------------------
-    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pa.Table:
-        """Run a read query (with ``?`` / ``$name`` parameters, never string-built values) into Arrow."""
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None,
+              tables: Mapping[str, pa.Table] | None = None) -> pa.Table:
+        """Run a read query (with ``?`` / ``$name`` parameters, never string-built values) into Arrow.
+
+        ``tables`` are Arrow tables the query may read, registered under their names for its duration.
+        """
+        registered = dict(tables or {})
+        for name, table in registered.items():
+            self.con.register(name, table)
         try:
             return self.con.sql(sql, params=params or None).to_arrow_table()
         except duckdb.Error as exc:
             raise StoreError(f"query failed: {_first_line(exc)}") from exc
+        finally:
+            for name in registered:
+                self.con.unregister(name)
 
     def event_names(self) -> dict[str, int]:
         """Event name -> event_key, from the dictionary built by :meth:`refresh`."""
