@@ -75,7 +75,7 @@ def main() -> int:
         segment = leak["segment"]
         where = f" [{segment['dimension']}={segment['value']}]" if segment else ""
         console.print(f"  {leak['rank']}. stage {leak['stage_id']} {leak['metric']}{where}: {leak['from']} → "
-                      f"{leak['to']} {leak['conversion']:.3f} vs {leak['target']:.2f}")
+                      f"{leak['to']} {leak['conversion']:.3f} vs {leak['target']:.2f}", markup=False)
     verdict = "within" if elapsed < TARGET_SECONDS else "OVER"
     console.print(f"audit of {args.leads:,} leads ({events:,} events): {elapsed:.2f} s, {verdict} the "
                   f"{TARGET_SECONDS:.0f} s target (ratio {elapsed / TARGET_SECONDS:.2f})")

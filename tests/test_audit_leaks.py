@@ -44,7 +44,8 @@ def test_leaks_are_ranked_from_the_end_of_the_journey(doc):
     assert ranked[:2] == [(1, 7, "customer_referral_request"), (2, 5, "customer_kept")]
     # the delivery leak loses more money, yet the referral leak comes first: it is further down the journey
     assert doc["leaks"][1]["revenue_lost_per_month"] > doc["leaks"][0]["revenue_lost_per_month"] > 0
-    assert doc["fix_first"].startswith("Fix first: Referral — customers → asked for a referral is 4.9% against a target of 50.0%")
+    assert doc["fix_first"].startswith(
+        "Fix first: Referral — customers → asked for a referral is 4.9% against a target of 50.0%")
     assert "fix it before buying more traffic" in doc["fix_first"]
 
 

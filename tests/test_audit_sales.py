@@ -41,7 +41,8 @@ def test_lead_to_customer_per_lead_type_and_after_a_sales_contact(doc):
     assert (v["leads"], v["converted_leads"]) == (22, 8)
     assert v["conversion_to_date"] == pytest.approx(8 / 22)
     rows = by(v["by_lead_type"], "lead_type")
-    assert rows["smb"]["lead_to_customer"] == pytest.approx(0.5) and rows["consumer"]["lead_to_customer"] == 0.1
+    assert rows["smb"]["lead_to_customer"] == pytest.approx(0.5)
+    assert rows["consumer"]["lead_to_customer"] == pytest.approx(0.1)
     assert set(rows) == {"smb", "consumer"}  # a type known only on the purchase says nothing of conversion
     assert v["sales_contact_to_customer"] == pytest.approx(0.5)
     assert "8 of 22 leads of the period (36.4%) have bought so far" in q["answer"]
@@ -60,3 +61,12 @@ def test_sales_cycle_per_lead_type(doc):
     assert rows["partner"]["median_days"] == 70  # the lead type on the purchase
     assert rows["(empty)"]["median_days"] == 80  # no lead type anywhere: its own bucket
     assert "median of 33.5 days and a mean of 45 days over 8 deals" in q["answer"]
+
+
+def test_leads_and_customers_by_month(doc):
+    by_month = question(doc, "4.2")["value"]["by_month"]
+    assert len(by_month) == 12 and by_month[-1]["month"] == "2024-07"
+    months = by(by_month, "month")
+    assert months["2024-01"]["leads"] == 22
+    assert (months["2024-01"]["customers"], months["2024-02"]["customers"], months["2024-03"]["customers"]) == (1, 5, 2)
+    assert months["2024-03"]["revenue"] == 200 and months["2023-08"]["leads"] == 0

@@ -99,3 +99,17 @@ def test_without_visits_sources_are_measured_on_leads(store):
     assert "visit" in q11["track"]
     q12 = question(doc, "1.2")
     assert q12["status"] == "unknown" and "`visit`" in q12["track"]
+
+
+def test_anonymous_visits_before_the_optin_give_the_lead_its_source(store):
+    extra = [{"anonymous_id": "anon-1", "event": "visit", "ts": "2024-01-05T10:00:00+00:00",
+              "properties": {"source": "newsletter_swap", "capture": "guide"}},
+             {"entity_id": "ann@example.com", "anonymous_id": "anon-1", "event": "optin",
+              "ts": "2024-01-07T10:00:00+00:00", "properties": {"capture": "guide"}},
+             {"entity_id": "ann@example.com", "event": "purchase", "ts": "2024-02-01T10:00:00+00:00",
+              "properties": {"revenue": 90}}]
+    doc = audit(store, {}, as_of=100, extra=extra)
+    rows = by(question(doc, "1.3")["value"], "source")
+    assert set(rows) == {"newsletter_swap"}
+    assert (rows["newsletter_swap"]["visitors"], rows["newsletter_swap"]["leads"],
+            rows["newsletter_swap"]["customers"], rows["newsletter_swap"]["revenue"]) == (1, 1, 1, 90)

@@ -63,3 +63,29 @@ def test_an_empty_store_is_an_error(store):
 
     with pytest.raises(NotFoundError, match="holds no events"):
         run_audit(store)
+
+
+def test_a_store_with_none_of_the_mapped_events_answers_nothing_and_ranks_nothing(store):
+    doc = audit(store, many("x", 3, [("page_view", "1d", {"source": "ads"}), ("signup", "2d")]), as_of=30)
+    assert {q["status"] for s in doc["stages"] for q in s["questions"]} == {"unknown"}
+    assert doc["leaks"] == [] and doc["charts"]["journey"] == [] and doc["charts"]["cohort_curves"] == []
+    mapped = audit(store, {}, as_of=30, journey=config(events={"visit": ["page_view"], "optin": ["signup"]}))
+    assert question(mapped, "1.1")["status"] == "answered" and question(mapped, "2.1")["status"] == "unknown"
+    assert [row["stage"] for row in mapped["charts"]["journey"]] == ["Visitors", "Leads"]
+
+
+def test_an_unrefreshed_store_is_refused_by_the_library_and_refreshed_by_the_cli(store, capsys):
+    from buyerjourney.analysis import run_audit
+    from buyerjourney.cli import main
+    from buyerjourney.errors import StoreError
+    from buyerjourney.events import events_table_from_records
+    from conftest import journeys_for
+
+    store.append_events(events_table_from_records(journeys_for(CUSTOMERS)))
+    with pytest.raises(StoreError, match="refresh"):
+        run_audit(store)
+    path = store.path
+    store.close()
+    with pytest.raises(SystemExit) as done:
+        main(["audit", "--db", path, "--format", "csv"])
+    assert done.value.code == 0 and len(capsys.readouterr().out.splitlines()) > 21

@@ -45,3 +45,10 @@ def test_upsell_price_lifetime_value_and_lead_value_effect(doc):
         100, pytest.approx(110), pytest.approx(10))
     assert "100.00 + 0.2000 × 50.00 = 110.00" in upsell["how"]  # no currency in the data: no sign
     assert "1.0000 × 10.00 = 10.00" in upsell["how"]
+
+
+def test_the_journey_chart_counts_upsell_buyers_against_customers(doc):
+    journey = {row["stage"]: row for row in doc["charts"]["journey"]}
+    assert list(journey) == ["Leads", "Customers", "Upsell buyers"]
+    assert journey["Leads"]["lost"] is None and journey["Customers"] == {"stage": "Customers", "count": 10, "lost": 0}
+    assert journey["Upsell buyers"] == {"stage": "Upsell buyers", "count": 2, "lost": 8}

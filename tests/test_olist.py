@@ -13,11 +13,9 @@ from pathlib import Path
 import pytest
 
 from buyerjourney.analysis import run_audit
+from buyerjourney.ingest import ImportOptions, import_files
 from buyerjourney.store import DuckDBStore
 from conftest import SHARED
-
-pytest.importorskip("buyerjourney.ingest")
-from buyerjourney.ingest import ImportOptions, import_files  # noqa: E402
 
 DATA = SHARED / "data" / "olist-marketing-funnel"
 MQL = DATA / "olist_marketing_qualified_leads_dataset.csv"

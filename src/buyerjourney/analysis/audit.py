@@ -20,9 +20,10 @@ contract (the report renders exactly these)::
      "economics": {"margin",
                    "lead_value": [{"horizon_months", "conversion", "avg_price", "value", "max_cost_per_lead", "how"}],
                    "referral": {"value", "conversion", "max_spend_per_referral", "max_spend_at_margin", "how"},
-                   "upsell": {"ltv_without", "ltv_with", "lead_value_effect", "how"},
+                   "upsell": {"ltv_without", "ltv_with", "lead_value_effect", "how", ...},
                    "sources": [{"source", "visitors", "leads", "customers", "revenue", "spend", "cost_per_lead",
-                                "cost_per_customer", "return_on_spend"}]},
+                                "cost_per_customer", "return_on_spend"}],
+                   "note"},
      "charts": {"journey": [{"stage", "count", "lost"}],
                 "cohort_curves": [{"cohort": "2024-01", "days": [..], "conversion": [..]}],
                 "time_to_purchase": {"bin_edges_days": [..], "counts": [..]},
@@ -31,7 +32,9 @@ contract (the report renders exactly these)::
                 "traffic_by_month": [{"month", "source", "visitors"}]}}
 
 Keys after ``"how"`` in a leak (``metric``, ``segment``, ``unit``, ``stage``) are additions that say which
-transition and which source, capture, product or lead type leaks; money is in the data's currency.
+transition and which source, capture, product or lead type leaks. An answered question may also carry a
+``track`` (what would make its answer fuller). ``value`` objects, the upsell block (``upsell_conversion``,
+``upsell_revenue_per_buyer``) and ``note`` may hold more than listed; money is in the data's currency.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ from buyerjourney.analysis.facts import gather
 from buyerjourney.analysis.inputs import Inputs
 from buyerjourney.analysis.model import Context, Period, Stage, clean
 from buyerjourney.config import JourneyConfig
-from buyerjourney.errors import NotFoundError, QueryError
+from buyerjourney.errors import NotFoundError, QueryError, StoreError
 
 #: The audit's steps, as reported to ``progress``.
 STEPS = ("reading events (visits, opt-ins, purchases, ...)", "traffic and lead capture",
@@ -108,6 +111,9 @@ def make_period(as_of: datetime, months: int) -> Period:
 
 
 def _as_of(store: Any, as_of: datetime | date | None) -> datetime:
+    if getattr(store, "needs_refresh", False):
+        raise StoreError(f"the store {store.path} has events not yet indexed: call store.refresh() first "
+                         "(buyerjourney audit does it for you)", field="db")
     if as_of is None:
         row = store.query("SELECT max(ts) AS last FROM events").to_pylist()[0]
         if row["last"] is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from buyerjourney.analysis.inputs import Inputs
-from buyerjourney.analysis.model import Question, Stage, answered, num, pct, unknown
+from buyerjourney.analysis.model import Question, Stage, answered, listing, num, pct, unknown
 from buyerjourney.analysis.rates import Share
 
 
@@ -26,15 +26,15 @@ def mechanisms(inp: Inputs) -> Question:
         per_product.setdefault(row["product"], [])
         if row["capture"] not in per_product[row["product"]]:
             per_product[row["product"]].append(row["capture"])
-    answer = "; ".join(f"{product}: {len(caps)} ({', '.join(sorted(caps))})"
-                       for product, caps in sorted(per_product.items())) + "."
+    answer = listing((f"{product}: {len(caps)} ({listing(sorted(caps), limit=8)})"
+                      for product, caps in sorted(per_product.items())), sep="; ") + "."
     single = [p for p, caps in per_product.items() if len(caps) == 1]
     if single:
         answer += f" Only one way to opt in for {', '.join(sorted(single))}: a second capture gives visitors a choice."
     how = (f"distinct {inp.prop('capture')} values per {inp.prop('product')} on {inp.names('optin')} and "
            f"{inp.names('visit')} events of the last {inp.ctx.period.months} months (no product: "
            "'(any product)'); opt-ins and visitors shown per pair: "
-           + ", ".join(f"{r['product']}/{r['capture']} {num(r['optins'])}/{num(r['exposed'])}"
+           + listing(f"{r['product']}/{r['capture']} {num(r['optins'])}/{num(r['exposed'])}"
                        for r in inp.facts.capture_products) + ".")
     value = {product: sorted(caps) for product, caps in sorted(per_product.items())}
     return answered("2.1", answer, value, how)
@@ -60,14 +60,14 @@ def optin_rates(inp: Inputs) -> Question:
                        why="no visit says which capture it showed.")
     rows = [r for r in optin_rows(inp) if r["exposed"]]
     ranked = sorted(rows, key=lambda r: (-(r["optin_rate"] or 0), r["capture"]))
-    answer = "Opt-in rate per capture: " + ", ".join(
+    answer = "Opt-in rate per capture: " + listing(
         f"{r['capture']} {pct(r['optin_rate'])} ({num(r['optins'])} of {num(r['exposed'])} visitors shown it)"
         for r in ranked) + "."
     if len(ranked) > 1:
         answer += f" Weakest: {ranked[-1]['capture']}."
     how = (f"opt-in rate = distinct entities with a {inp.names('optin')} carrying that {inp.prop('capture')} / "
            f"distinct visitors with a {inp.names('visit')} carrying it, last {inp.ctx.period.months} months: "
-           + "; ".join(f"{r['capture']}: {r['how']}" for r in ranked) + ".")
+           + listing((f"{r['capture']}: {r['how']}" for r in ranked), sep="; ") + ".")
     return answered("2.2", answer, ranked, how)
 
 
@@ -99,12 +99,13 @@ def capture_conversion(inp: Inputs) -> Question:
     known = sorted((r for r in rows if r["lead_to_customer"] is not None),
                    key=lambda r: (-r["lead_to_customer"], r["capture"]))
     if known:
-        answer = f"Leads who buy within {horizon} months, per capture: " + ", ".join(
+        answer = f"Leads who buy within {horizon} months, per capture: " + listing(
             f"{r['capture']} {pct(r['lead_to_customer'])}" for r in known) + "."
     else:
-        answer = "Leads converted to date per capture: " + ", ".join(
+        answer = "Leads converted to date per capture: " + listing(
             f"{r['capture']} {pct(r['conversion_to_date'])}" for r in rows) + "."
     how = (f"per capture of the lead's first opt-in: leads = first opt-ins in the last {inp.ctx.period.months} "
            f"months; conversion within {horizon} months = Kaplan–Meier over all leads to date (recent leads are "
-           "censored, not counted as lost): " + "; ".join(f"{r['capture']}: {r['how']}" for r in rows) + ".")
+           "censored, not counted as lost): " + listing((f"{r['capture']}: {r['how']}" for r in rows), sep="; ")
+           + ".")
     return answered("2.3", answer, rows, how)

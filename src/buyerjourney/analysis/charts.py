@@ -11,21 +11,31 @@ from buyerjourney.analysis.traffic import source_rows
 
 
 def journey(inp: Inputs) -> list[dict[str, Any]]:
-    """Entities reaching each stage in the period, and how many of the previous stage did not."""
+    """People reaching each stage in the period, and how many of the stage they come from did not.
+
+    Leads come from visitors and customers from leads; kept customers, upsell buyers and referrers are
+    each a part of the customers, so their ``lost`` is counted against the customers.
+    """
     t = inp.facts.totals
-    steps = [("Visitors", t.get("visitors")), ("Leads", t.get("leads")), ("Customers", t.get("customers")),
-             ("Kept customers", t.get("kept") if inp.role("refund") or inp.role("return_") else None),
-             ("Upsell buyers", t.get("upsold") if inp.role("upsell_purchase") else None),
-             ("Referrers", t.get("referrers") if inp.role("referred") else None)]
+    has = {"Visitors": inp.role("visit"), "Leads": inp.role("optin"), "Customers": inp.role("purchase"),
+           "Kept customers": inp.role("refund") or inp.role("return_"),
+           "Upsell buyers": inp.role("upsell_purchase"), "Referrers": inp.role("referred")}
+    steps = [("Visitors", "visitors", None), ("Leads", "leads", "visitors"), ("Customers", "customers", "leads"),
+             ("Kept customers", "kept", "customers"), ("Upsell buyers", "upsold", "customers"),
+             ("Referrers", "referrers", "customers")]
     out: list[dict[str, Any]] = []
-    previous: int | None = None
-    for name, count in steps:
-        if count is None or (name == "Visitors" and not inp.role("visit")):
+    for name, key, base in steps:
+        if not has[name]:
             continue
-        count = int(count)
-        out.append({"stage": name, "count": count, "lost": None if previous is None else max(previous - count, 0)})
-        previous = count
+        count = int(t.get(key) or 0)
+        lost = None if base is None or not _has_base(has, base) else max(int(t.get(base) or 0) - count, 0)
+        out.append({"stage": name, "count": count, "lost": lost})
     return out
+
+
+def _has_base(has: dict[str, int], base: str) -> bool:
+    """Whether the stage counted as ``base`` (a totals key) is in the data."""
+    return bool(has[{"visitors": "Visitors", "leads": "Leads", "customers": "Customers"}[base]])
 
 
 def cohort_curves(inp: Inputs) -> list[dict[str, Any]]:

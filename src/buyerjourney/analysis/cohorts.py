@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from lifelines import KaplanMeierFitter
 
 
 @dataclass(frozen=True)
@@ -85,6 +84,8 @@ def fit(rows: Iterable[Mapping[str, Any]], group: str = "all") -> Curve:
     if not weights:
         empty = np.array([], dtype=float)
         return Curve(group, 0, 0, 0.0, empty, empty, empty, empty, empty)
+    from lifelines import KaplanMeierFitter  # imported here: it takes a second, and most commands never fit
+
     fitter = KaplanMeierFitter()
     fitter.fit(np.array(days), np.array(observed), weights=np.array(weights, dtype=float))
     table = fitter.event_table
@@ -95,12 +96,20 @@ def fit(rows: Iterable[Mapping[str, Any]], group: str = "all") -> Curve:
                  table["at_risk"].to_numpy(dtype=float), table["removed"].to_numpy(dtype=float), survival)
 
 
-def fit_groups(rows: Iterable[Mapping[str, Any]]) -> dict[str, Curve]:
-    """One curve per value of ``grp`` in rows of ``grp``, ``days``, ``observed``, ``n``."""
+def fit_groups(rows: Iterable[Mapping[str, Any]], limit: int | None = None) -> dict[str, Curve]:
+    """One curve per value of ``grp`` in rows of ``grp``, ``days``, ``observed``, ``n``.
+
+    With ``limit``, only the ``limit`` largest groups are fitted (a source or capture with hundreds of
+    values, landing pages say, keeps its counts to date; its curve would rest on a handful of leads).
+    """
     grouped: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         grouped.setdefault(str(row["grp"]), []).append(row)
-    return {name: fit(group_rows, name) for name, group_rows in sorted(grouped.items())}
+    names = sorted(grouped)
+    if limit is not None and len(names) > limit:
+        size = {name: sum(int(r["n"]) for r in grouped[name]) for name in names}
+        names = sorted(sorted(names, key=lambda name: (-size[name], name))[:limit])
+    return {name: fit(grouped[name], name) for name in names}
 
 
 def pooled(rows: Iterable[Mapping[str, Any]], exclude: str) -> Curve:

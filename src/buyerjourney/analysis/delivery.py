@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from buyerjourney.analysis.inputs import Inputs
-from buyerjourney.analysis.model import Question, Stage, answered, num, pct, unknown
+from buyerjourney.analysis.model import Question, Stage, answered, listing, num, pct, unknown
 from buyerjourney.analysis.rates import Share
 
 
@@ -113,6 +113,7 @@ def refunds(inp: Inputs) -> Question:
     how = ("rates = customers with at least one event / customers whose first purchase is in the period: "
            + "; ".join(f"{k.replace('_rate', '')} {s.how()}" for k, s in overall.items())
            + "; per product, customers = buyers of that product in the period and an event counts for the product "
-             "it names (else the customer's first product): " + "; ".join(f"{r['product']}: {r['how']}" for r in rows))
+             "it names (else the customer's first product): "
+           + listing((f"{r['product']}: {r['how']}" for r in rows), sep="; "))
     value = {"customers": d["customers"], **{k: s.value for k, s in overall.items()}, "by_product": rows}
     return answered("5.3", answer, value, how, track=track)

@@ -76,6 +76,7 @@ class Facts:
     upsell: dict[str, Any] = field(default_factory=dict)
     referral: dict[str, Any] = field(default_factory=dict)
     lead_types: Rows = field(default_factory=list)
+    flows_by_month: Rows = field(default_factory=list)
     outcomes: Rows = field(default_factory=list)
     totals: dict[str, Any] = field(default_factory=dict)
 
@@ -293,6 +294,14 @@ def _traffic(q: Query, facts: Facts) -> None:
             for r in sources]
     facts.sources = sorted((r for r in rows if r["visitors"] + r["leads"] + r["customers"] or r["spend"] is not None),
                            key=lambda r: (-r["visitors"], -r["leads"], r["source"]))
+    facts.flows_by_month = q.rows("""
+        WITH l AS (SELECT optin_month AS month, count(*) AS leads FROM _bj_ent WHERE optin_ts >= $start GROUP BY ALL),
+        c AS (SELECT strftime(purchase_ts, '%Y-%m') AS month, count(*) AS customers FROM _bj_ent
+              WHERE purchase_ts >= $start GROUP BY ALL),
+        r AS (SELECT strftime(ts, '%Y-%m') AS month, sum(revenue) AS revenue FROM _bj_acts
+              WHERE (is_purchase OR is_upsell) AND ts >= $start GROUP BY ALL)
+        SELECT month, coalesce(leads, 0) AS leads, coalesce(customers, 0) AS customers, revenue
+        FROM l FULL JOIN c USING (month) FULL JOIN r USING (month) ORDER BY month""")
     facts.leads_by_month_source = q.rows("""
         SELECT optin_month AS month, source, count(*) AS leads
         FROM _bj_ent WHERE optin_ts >= $start GROUP BY ALL ORDER BY month, source""")

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from buyerjourney.analysis.inputs import Inputs
-from buyerjourney.analysis.model import MONTH_DAYS, Question, Stage, answered, num, pct, unknown
+from buyerjourney.analysis.model import MONTH_DAYS, Question, Stage, answered, listing, num, pct, unknown
 from buyerjourney.analysis.rates import Share
 
 #: Histogram edges of time to purchase, in months (the last bin runs to the longest time seen).
@@ -124,7 +124,7 @@ def purchase_price(inp: Inputs) -> Question:
     money = inp.ctx.money
     answer = (f"The average purchase is {money(prices['avg_price'])} over {num(prices['with_revenue'])} purchases "
               f"in the last {inp.ctx.period.months} months"
-              + (": " + ", ".join(f"{r['product']} {money(r['avg_price'])}" for r in by_product
+              + (": " + listing(f"{r['product']} {money(r['avg_price'])}" for r in by_product
                                  if r["avg_price"] is not None) if len(by_product) > 1 else "") + ".")
     how = (f"average price = sum of {inp.prop('revenue')} / purchases with a revenue = {money(prices['revenue'])} / "
            f"{num(prices['with_revenue'])} = {money(prices['avg_price'])} (purchases in the period: "

@@ -8,6 +8,9 @@ from buyerjourney.analysis.cohorts import Curve, Estimate, fit_groups
 from buyerjourney.analysis.facts import Facts
 from buyerjourney.analysis.model import MONTH_DAYS, Context
 
+#: Curves fitted per grouping (the largest groups); the others are reported with counts to date only.
+MAX_CURVES = 40
+
 
 @dataclass
 class Inputs:
@@ -19,7 +22,9 @@ class Inputs:
 
     @classmethod
     def build(cls, facts: Facts, ctx: Context) -> Inputs:
-        return cls(facts, ctx, {name: fit_groups(rows) for name, rows in facts.survival.items()})
+        """Fit every curve: all entry cohorts, and the :data:`MAX_CURVES` largest groups of other sets."""
+        return cls(facts, ctx, {name: fit_groups(rows, None if name.endswith("_by_cohort") else MAX_CURVES)
+                                for name, rows in facts.survival.items()})
 
     def curve(self, name: str, group: str = "all") -> Curve | None:
         return self.curves.get(name, {}).get(group)

@@ -11,9 +11,10 @@ For a transition from ``A`` to ``B`` with conversion ``c`` and target ``t`` (``c
   the share of this month's promotion spend that paid for buyers lost here (with customers in place of
   revenue when purchases carry none).
 
-A transition is a leak when ``(t − c) / se ≥ z`` (``thresholds.significance_z``); a segment (one source,
-capture, product or lead type) must also be that far below its peers, so a transition that is low
-everywhere is reported once, as a whole.
+A transition is a leak when ``(t − c) / se ≥ z`` (``thresholds.significance_z``; ``se`` is the measure's
+own standard error, Greenwood's for censored conversions, but never below the binomial one at ``t``) on
+at least ``thresholds.min_segment`` entrants. A segment (one source, capture, product or lead type) must
+also be that far below its peers, so a transition that is low everywhere is reported once, as a whole.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class _Builder:
         self.price = avg_price(inp)
         upsell = economics["upsell"]
         self.customer_value = upsell.get("ltv_with") or upsell.get("ltv_without") or self.price
+        self.min_segment = inp.ctx.config.thresholds.min_segment
         self.out: list[Transition] = []
 
     def per_month(self, count: float, what: str) -> tuple[float, str]:
@@ -121,7 +123,7 @@ class _Builder:
         customers_per_referrer = None if per_referrer is None or conv is None else per_referrer * conv
         value = self._referral_value()
         chain = (f"each referrer brings {num(round(per_referrer or 0, 2))} referred leads, "
-                 f"{pct(conv)} of whom buy")
+                 f"{pct(conv)} of whom buy, worth {self.money(value)} each")
         per_referrer_worth = Worth(customers_per_referrer,
                                    None if customers_per_referrer is None or value is None
                                    else customers_per_referrer * value, chain)
@@ -206,7 +208,9 @@ class _Builder:
                  self.totals["contacted"], "leads first contacted", one)
         contacted = {r["lead_type"]: r["contacted"] for r in inp.facts.lead_types}
         rows = inp.facts.survival.get("contact_customer_by_lead_type", [])
-        for lead_type in inp.curves.get("contact_customer_by_lead_type", {}):
+        for lead_type, curve in inp.curves.get("contact_customer_by_lead_type", {}).items():
+            if curve.entrants < self.min_segment:
+                continue
             peers = pooled(rows, lead_type).at(inp.horizon_months * MONTH_DAYS)
             self.add(4, "sales_contact_to_customer", f"{lead_type} leads in contact with sales", "customers",
                      _km(inp.at("contact_customer_by_lead_type", lead_type), "contacted leads", "bought"),
@@ -263,7 +267,9 @@ class _Builder:
     def _lead_segments(self, stage: int, dimension: str, curve_set: str, leads: dict[str, int]) -> None:
         rows = self.inp.facts.survival.get(curve_set, [])
         one = self.customer_worth(1.0, "one customer each")
-        for name in self.inp.curves.get(curve_set, {}):
+        for name, curve in self.inp.curves.get(curve_set, {}).items():
+            if curve.entrants < self.min_segment:  # too small to be judged on its own
+                continue
             peers = pooled(rows, name).at(self.inp.horizon_months * MONTH_DAYS)
             label = f"leads from {name}" if dimension == "source" else f"leads from {dimension} {name}"
             self.add(stage, "lead_to_customer", label, "customers",
@@ -281,18 +287,25 @@ def transitions(inp: Inputs, economics: dict[str, Any]) -> list[Transition]:
     return builder.out
 
 
+def _se(measure: Measure, rate: float) -> float:
+    """The measure's standard error, at least the binomial one at ``rate`` (0 of 30 is not proof of 0%)."""
+    return max(measure.se, math.sqrt(max(rate * (1 - rate), 0.0) / measure.n))
+
+
 def is_leak(t: Transition, *, z: float, min_n: int) -> bool:
     """Significantly below target (and, for a segment, below its peers), on enough entrants."""
     m = t.measure
     if m.n < min_n or m.value >= t.target:
         return False
-    if m.se > 0 and (t.target - m.value) / m.se < z:
+    se = _se(m, t.target)
+    if se > 0 and (t.target - m.value) / se < z:
         return False
     if t.segment is not None:
-        if t.peers is None or t.peers.n < min_n or t.peers.value <= m.value:
+        peers = t.peers
+        if peers is None or peers.n < min_n or peers.value <= m.value:
             return False
-        spread = math.sqrt(m.se ** 2 + t.peers.se ** 2)
-        if spread > 0 and (t.peers.value - m.value) / spread < z:
+        spread = math.sqrt(_se(m, peers.value) ** 2 + peers.se ** 2)
+        if spread > 0 and (peers.value - m.value) / spread < z:
             return False
     return True
 

@@ -7,6 +7,7 @@ the counts used) or ``unknown`` (and then ``track`` says exactly what to start r
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -139,6 +140,13 @@ def num(value: float | None) -> str:
         return f"{int(value):,}"
     text = f"{value:,.1f}" if abs(value) >= 10 else f"{value:,.2f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def listing(items: Iterable[str], sep: str = ", ", limit: int = 12) -> str:
+    """The first ``limit`` items joined by ``sep``, then how many more there are (the value has them all)."""
+    items = list(items)
+    shown = sep.join(items[:limit])
+    return shown if len(items) <= limit else f"{shown}{sep}and {len(items) - limit:,} more"
 
 
 def ratio(part: float, whole: float) -> float | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from buyerjourney.analysis.inputs import Inputs
-from buyerjourney.analysis.model import Question, Stage, answered, num, pct, unknown
+from buyerjourney.analysis.model import Question, Stage, answered, listing, num, pct, unknown
 from buyerjourney.analysis.rates import Share
 
 EMPTY = "(empty)"
@@ -38,7 +38,7 @@ def playbooks(inp: Inputs) -> Question:
     answer = f"{len(value) - len(without)} of {len(value)} lead types have a playbook in journey.yaml"
     answer += (f"; none for {', '.join(without)}." if without else ".")
     if any(v["sales_contacts"] for v in value.values()):
-        answer += " Sales contacts in the period: " + ", ".join(
+        answer += " Sales contacts in the period: " + listing(
             f"{t} {num(v['sales_contacts'])}" for t, v in value.items()) + "."
     if unused:
         answer += f" Playbooks for lead types not in the data: {', '.join(unused)}."
@@ -82,7 +82,7 @@ def lead_to_customer(inp: Inputs) -> Question:
     answer = f"{num(converted)} of {num(leads)} leads of the period ({pct(to_date.value)}) have bought so far"
     answer += (f"; {pct(est.value)} of leads buy within {horizon} months (censored estimate)." if est else ".")
     if by_type:
-        answer += " Per lead type: " + ", ".join(_type_rate(r, horizon) for r in by_type) + "."
+        answer += " Per lead type: " + listing(_type_rate(r, horizon) for r in by_type) + "."
     if contact:
         answer += f" Of leads in contact with sales, {pct(contact.value)} buy within {horizon} months."
     track = None
@@ -96,10 +96,16 @@ def lead_to_customer(inp: Inputs) -> Question:
     if contact:
         how += f"; sales contact → customer within {horizon} months: {contact.how('contacted leads', 'bought')}"
     if by_type:
-        how += "; per lead type: " + "; ".join(f"{r['lead_type']}: {r['how']}" for r in by_type)
+        how += "; per lead type: " + listing((f"{r['lead_type']}: {r['how']}" for r in by_type), sep="; ")
+    flows = {row["month"]: row for row in inp.facts.flows_by_month}
+    by_month = [{"month": month, "leads": flows.get(month, {}).get("leads", 0),
+                 "customers": flows.get(month, {}).get("customers", 0), "revenue": flows.get(month, {}).get("revenue")}
+                for month in inp.ctx.period.month_labels]
+    how += ("; by month: leads = first opt-ins in the month, customers = first purchases in the month, revenue = "
+            "purchases and upsells in the month")
     value = {"leads": leads, "converted_leads": converted, "conversion_to_date": to_date.value,
              "lead_to_customer": est.value if est else None, "horizon_months": horizon, "by_lead_type": by_type,
-             "sales_contact_to_customer": contact.value if contact else None}
+             "sales_contact_to_customer": contact.value if contact else None, "by_month": by_month}
     return answered("4.2", answer, value, how, track=track)
 
 
@@ -122,7 +128,7 @@ def sales_cycle(inp: Inputs) -> Question:
     answer = (f"The sales cycle (opt-in to first purchase) has a median of {num(overall['median'])} days and a mean "
               f"of {num(round(overall['mean'], 1))} days over {num(overall['n'])} deals")
     if by_type:
-        answer += "; per lead type (median): " + ", ".join(
+        answer += "; per lead type (median): " + listing(
             f"{r['lead_type']} {num(r['median_days'])}" for r in by_type) + "."
     how = (f"cycle = calendar days (UTC) from the first {inp.names('optin')} to the first {inp.names('purchase')}, "
            f"for customers whose first purchase is in the last {inp.ctx.period.months} months; median and mean "

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from buyerjourney.analysis.inputs import Inputs
-from buyerjourney.analysis.model import Question, Stage, answered, num, pct, unknown
+from buyerjourney.analysis.model import Question, Stage, answered, listing, num, pct, unknown
 from buyerjourney.analysis.rates import Share, div
 
 EMPTY = "(empty)"
@@ -66,7 +66,7 @@ def sources_and_consistency(inp: Inputs) -> Question:
         answer += " Measured on leads, because visits carry no source."
     how = (f"sources = distinct {inp.prop('source')} values on {basis} over the last {len(months)} months "
            f"({EMPTY} not counted); active months per source: "
-           + ", ".join(f"{s} {n}" for s, n in sorted(active.items(), key=lambda kv: (-kv[1], kv[0])))
+           + listing(f"{s} {n}" for s, n in sorted(active.items(), key=lambda kv: (-kv[1], kv[0])))
            + f"; consistent = active in ≥ {th.consistent_share:.0%} × {len(data_months)} = {need} months. "
            f"Concentration: top share = {top} {num(totals.get(top or '', 0))} / {num(sum(totals.values()))} {basis} "
            f"= {pct(top_share)}; HHI = Σ (100 × share)² = {num(round(hhi or 0))} (warn above "
@@ -92,10 +92,10 @@ def traffic_per_month(inp: Inputs) -> Question:
     average = {s: sum(counts.get(m, 0) for m in data_months) / len(data_months) for s, counts in table.items()}
     order = sorted(average, key=lambda s: (-average[s], s))
     last = data_months[-1] if data_months else None
-    answer = ("Visitors a month on average: " + ", ".join(f"{s} {num(round(average[s]))}" for s in order)
+    answer = ("Visitors a month on average: " + listing(f"{s} {num(round(average[s]))}" for s in order)
               + f"; total {num(round(sum(average.values())))} a month over {len(data_months)} months.")
     if last:
-        answer += f" In {last}: " + ", ".join(f"{s} {num(table[s].get(last, 0))}" for s in order) + "."
+        answer += f" In {last}: " + listing(f"{s} {num(table[s].get(last, 0))}" for s in order) + "."
     how = (f"visitors = distinct entities with a {inp.names('visit')} event carrying that {inp.prop('source')} in "
            f"the calendar month (UTC); average = sum over the {len(data_months)} months with visits / "
            f"{len(data_months)}; e.g. {order[0]}: {num(sum(table[order[0]].values()))} / {len(data_months)} = "
@@ -153,12 +153,12 @@ def source_quality(inp: Inputs) -> Question:
         parts.append(f"Best source: {best['source']} ({pct(best['lead_to_customer'])} of its leads buy within "
                      f"{horizon} months); worst: {worst['source']} ({pct(worst['lead_to_customer'])}).")
     with_leads = [r for r in rows if r["leads"]]
-    parts.append("Leads → customers to date: " + ", ".join(
+    parts.append("Leads → customers to date: " + listing(
         f"{r['source']} {num(r['converted_leads'])}/{num(r['leads'])} ({pct(r['conversion_to_date'])})"
         for r in with_leads) + ".")
     paid = [r for r in rows if r["cost_per_customer"] is not None]
     if paid:
-        parts.append("Cost per new customer: " + ", ".join(
+        parts.append("Cost per new customer: " + listing(
             f"{r['source']} {inp.ctx.money(r['cost_per_customer'])}" for r in paid) + ".")
     how = (f"per attributed source (first touch: the earliest visit or opt-in carrying {inp.prop('source')}), over "
            f"the last {inp.ctx.period.months} months: leads = entities whose first opt-in is in the period; "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from buyerjourney.analysis.inputs import Inputs
-from buyerjourney.analysis.model import Question, Stage, answered, num, pct, unknown
+from buyerjourney.analysis.model import Question, Stage, answered, listing, num, pct, unknown
 from buyerjourney.analysis.rates import Share
 
 
@@ -29,13 +29,13 @@ def offers(inp: Inputs) -> Question:
     offered = Share(u.get("offered") or 0, u.get("customers") or 0)
     parts = []
     if f.offers:
-        parts.append("Offers in the period: " + ", ".join(
+        parts.append("Offers in the period: " + listing(
             f"{r['product']} ({num(r['offers'])} offers to {num(r['customers'])} customers)" for r in f.offers) + ".")
         parts.append(f"{pct(offered.value)} of the period's customers were offered an upsell.")
     else:
         parts.append("No upsell offer is recorded.")
     if f.second_products:
-        parts.append("Bought second: " + ", ".join(f"{r['product']} {num(r['customers'])}"
+        parts.append("Bought second: " + listing(f"{r['product']} {num(r['customers'])}"
                                                     for r in f.second_products) + ".")
     how = (f"offers = {inp.names('upsell_offer')} events per {inp.prop('product')} in the last "
            f"{inp.ctx.period.months} months; offered share = {offered.how('customers offered', 'customers')}; "

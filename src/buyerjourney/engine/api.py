@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from buyerjourney.engine.driver import run_memory, run_store
+from buyerjourney.engine.driver_memory import run_memory
+from buyerjourney.engine.driver_store import run_store
 from buyerjourney.engine.query import Exclusion, FunnelQuery, Step
 from buyerjourney.engine.result import FunnelResult
 from buyerjourney.store import DuckDBStore

@@ -186,7 +186,7 @@ def extend(entry: np.int64, i: np.int64, j: np.int64, lo: np.int64, prev_t: np.i
             return nc
     assign = scratch[0]
     S = np.int64(0)  # required steps after k, before k2
-    O = np.int64(0)  # optional steps after k, before k2, that this instant could fill
+    opt_here = np.int64(0)  # optional steps after k, before k2, that this instant could fill
     for k2 in range(k + 1, n + 1):
         bit = np.int64(1) << (k2 - 1)
         base = S | bit
@@ -207,7 +207,7 @@ def extend(entry: np.int64, i: np.int64, j: np.int64, lo: np.int64, prev_t: np.i
             # chain, and the only way through when the step after a skipped one has a tighter within
             F = np.int64(0)
             if nz > 1:
-                rest = O
+                rest = opt_here
                 while rest != 0:
                     o = rest & -rest
                     rest &= rest - 1
@@ -227,7 +227,7 @@ def extend(entry: np.int64, i: np.int64, j: np.int64, lo: np.int64, prev_t: np.i
                 break
             S |= bit
         elif (G & bit) != 0:
-            O |= bit
+            opt_here |= bit
     return nc
 
 

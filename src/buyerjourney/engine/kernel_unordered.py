@@ -81,7 +81,7 @@ def unordered_entity(lo: np.int64, hi: np.int64, ts: np.ndarray, mask: np.ndarra
                 found = c
                 break
         if found < 0:
-            if C >= cls_mask.shape[0]:
+            if cls_mask.shape[0] <= C:
                 bigger = np.empty(cls_mask.shape[0] * 2, np.int64)
                 bigger[:C] = cls_mask[:C]
                 cls_mask = bigger

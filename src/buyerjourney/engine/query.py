@@ -140,7 +140,7 @@ class FunnelQuery(BaseModel):
         if not 1 <= len(data["steps"]) <= MAX_STEPS:
             raise QueryError(f"a funnel has 1 to {MAX_STEPS} steps, got {len(data['steps'])}", field="steps")
         exclusions = data.get("exclusions") or ()
-        if isinstance(exclusions, Mapping) or isinstance(exclusions, str):
+        if isinstance(exclusions, Mapping | str):
             exclusions = [exclusions]
         resolved = []
         for ex in exclusions:

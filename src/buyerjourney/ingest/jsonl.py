@@ -27,6 +27,8 @@ _ROWS = 20_000
 _SURROGATE = re.compile(r"\\u[dD][89abcdefABCDEF]", re.ASCII)
 _NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 _PREVIEW_LINES = 100
+#: A file read as one JSON document (when its first line is not JSON by itself) is at most this big.
+_DOCUMENT_CAP = 512 << 20
 
 
 def _no_constants(name: str) -> Any:
@@ -94,34 +96,35 @@ class JsonReader:
     # -- checks before anything is read in full --------------------------------------------------
     def preflight(self) -> None:
         """Refuse a file whose first line is not JSON, or that lacks a key named by ``--map``."""
-        seen: set[str] = set()
-        plain = False
+        records: list[Any] = []
         with open_binary(self.path) as handle:
+            first = True
             for number, raw in read_lines(handle):
                 if raw is None or not raw.strip():
                     continue
                 text = raw.decode("utf-8", "replace").lstrip("\ufeff").strip()
                 try:
-                    obj = loads(text)
+                    records.extend(_records(loads(text)))
                 except (ValueError, RecursionError):
-                    if self.parsed == 0 and not text.startswith(("{", "[")):
-                        raise ImportFormatError(f"{self.path} is not JSON (line {number} is not a JSON value)",
-                                                field="file") from None
-                    continue
-                self.parsed += 1
-                for record in _records(obj):
-                    if isinstance(record, dict) and not is_segment(record):
-                        plain = True
-                        seen.update(record)
+                    if first:
+                        document = self._maybe_document(raw, handle)
+                        if document is not _NOT_A_DOCUMENT:
+                            records.extend(_records(document))
+                            break
+                        if not text.startswith(("{", "[")):
+                            raise ImportFormatError(f"{self.path} is not JSON (line {number} is not a JSON value)",
+                                                    field="file") from None
+                first = False
                 if number >= _PREVIEW_LINES:
                     break
-        if plain and self.parsed:
+        plain = [r for r in records if isinstance(r, dict) and not is_segment(r)]
+        if plain:
+            seen = {key for record in plain for key in record}
             missing = sorted(k for k in self.plan.explicit if k not in seen)
             if missing:
                 raise NotFoundError(f"{self.path} has no field {missing[0]!r} (named by --map) in its first "
                                     f"{_PREVIEW_LINES} lines; its fields include {sorted(seen)[:30]}",
                                     field=missing[0])
-        self.parsed = 0
 
     # -- reading --------------------------------------------------------------------------------
     def read(self) -> Iterator[tuple[str, Batch]]:
@@ -153,7 +156,7 @@ class JsonReader:
     def _maybe_document(self, raw: bytes, handle: BinaryIO) -> Any:
         """A whole-file JSON document (e.g. a pretty-printed batch) when the first line alone is not JSON."""
         text = raw.decode("utf-8", "replace").strip()
-        if not text.startswith(("{", "[")):
+        if not text.startswith(("{", "[")) or self.path.stat().st_size > _DOCUMENT_CAP:
             return _NOT_A_DOCUMENT
         try:
             loads(text)

@@ -119,9 +119,10 @@ def json_spend_batches(path: Path) -> Iterator[Batch]:
     lines: list[int] = []
     reasons: list[str | None] = []
     raws: list[str | None] = []
-    seq = 0
+    seq = done = 0
     with open_binary(path) as handle:
         for number, raw in read_lines(handle):
+            done += len(raw or b"")
             if raw is not None and not raw.strip():
                 continue
             values, reason = _spend_record(raw)
@@ -131,11 +132,11 @@ def json_spend_batches(path: Path) -> Iterator[Batch]:
             reasons.append(reason)
             raws.append(None if reason is None or raw is None else raw[:RAW_EXCERPT].decode("utf-8", "replace"))
             if len(lines) >= _JSON_ROWS:
-                yield Batch(with_book(columns_table(columns, [pa.string()] * 5), seq, lines, reasons, raws), 0)
+                yield Batch(with_book(columns_table(columns, [pa.string()] * 5), seq, lines, reasons, raws), done)
                 seq += len(lines)
                 columns, lines, reasons, raws = [[] for _ in SPEND_FIELDS], [], [], []
     if lines:
-        yield Batch(with_book(columns_table(columns, [pa.string()] * 5), seq, lines, reasons, raws), 0)
+        yield Batch(with_book(columns_table(columns, [pa.string()] * 5), seq, lines, reasons, raws), done)
 
 
 def _spend_record(raw: bytes | None) -> tuple[list[str | None], str | None]:

@@ -28,7 +28,7 @@ _ZONE = r"\s*([Zz]|UTC|GMT|[+-][0-9]{2}(:?[0-9]{2})?|[A-Za-z]+(/[A-Za-z0-9_+-]+)
 ZONED_RE = f"{_DATE}{_TIME}{_ZONE}"
 NAIVE_RE = f"{_DATE}({_TIME})?"
 INT_RE = r"[+-]?[0-9]{1,30}"
-FRAC_RE = r"[+-]?[0-9]{0,30}\.[0-9]+"
+FRAC_RE = r"[+-]?([0-9]{1,30}\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?"
 #: Accepted instants, in epoch microseconds: [1900-01-01, 2200-01-01).
 MIN_US, MAX_US = -2_208_988_800_000_000, 7_258_118_400_000_000
 
@@ -105,7 +105,8 @@ def ts_expression(column: str, arrow_type: pa.DataType, *, tz: str | None, file:
         ts = (f"CASE ts_kind "
               f"WHEN 'int' THEN {_from_us(_epoch_us(f'try_cast({text} AS HUGEINT)'))} "
               f"WHEN 'frac' THEN {_from_us(_epoch_us(f'try_cast({text} AS DOUBLE)'))} "
-              f"WHEN 'zoned' THEN try_cast(regexp_replace({text}, '\\s+([+-][0-9])', '\\1') AS TIMESTAMPTZ) "
+              f"WHEN 'zoned' THEN try_cast(regexp_replace(regexp_replace({text}, '\\s*[zZ]$', 'Z'), "
+              f"'\\s+([+-][0-9])', '\\1') AS TIMESTAMPTZ) "
               f"WHEN '{NAIVE}' THEN {_zoned(f'try_cast({text} AS TIMESTAMP)', tz)} END")
         return TsExpr(kind, ts)
     raise ImportFormatError(f"{file}: column {name!r} has type {arrow_type}, which is not a timestamp "

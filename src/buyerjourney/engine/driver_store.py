@@ -1,0 +1,188 @@
+"""Driver for the DuckDB store: stream the clustered ``events`` table through the kernel.
+
+The table is stored sorted by (entity_key, ts, event_key), and a scan without ORDER BY keeps that
+order (DuckDB preserves insertion order for filters and projections), so nothing is sorted at query
+time; the order is still checked on every batch. Only integer columns travel: entity_key, ts (as int64
+microseconds), event_key (turned into step bitmasks through a lookup table) and, when some steps
+filter on properties, the bits those filters add, computed by DuckDB.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from numba import njit
+
+from buyerjourney.engine.driver import KernelOutput, Source, carry_over, merge_latest, run_arrays
+from buyerjourney.engine.filters import decode_properties
+from buyerjourney.engine.masks import store_mask_sql
+from buyerjourney.engine.query import FunnelQuery
+from buyerjourney.errors import StoreError
+from buyerjourney.store import DuckDBStore
+
+#: Below this share of the store's events, the scan filters on the funnel's events in DuckDB.
+FILTER_BELOW = 0.6
+
+
+class StoreSource(Source):
+    """The store's ``events``/``entities`` tables; event rows are the ``events`` table's rowids."""
+
+    def __init__(self, store: DuckDBStore) -> None:
+        self.store = store
+
+    def entity_ids(self, index: np.ndarray) -> list[str]:
+        keys = np.asarray(index, np.int64)
+        if not len(keys):
+            return []
+        if len(keys) > 50_000:  # a large share: read the whole dictionary once
+            table = self.store.query("SELECT entity_key, entity_id FROM entities")
+            lookup = np.empty(int(pa.compute.max(table.column(0)).as_py()) + 1, dtype=object)
+            lookup[table.column(0).to_numpy()] = table.column(1).to_numpy(zero_copy_only=False)
+            return lookup[keys].tolist()
+        rows = self.store.query("SELECT entity_key, entity_id FROM entities WHERE entity_key IN "
+                                "(SELECT unnest(?::BIGINT[]))", [keys.tolist()])
+        lookup_small = dict(zip(rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True))
+        return [lookup_small[k] for k in keys.tolist()]
+
+    def events(self, rows: np.ndarray) -> dict[int, tuple[str, dict[str, Any] | None]]:
+        wanted = np.unique(np.asarray(rows)[np.asarray(rows) >= 0])
+        if not len(wanted):
+            return {}
+        table = self.store.query("SELECT e.rowid, e.event_id, e.properties FROM events e SEMI JOIN _wanted w "
+                                 "ON e.rowid = w.r", tables={"_wanted": pa.table({"r": pa.array(wanted)})})
+        return {int(r): (i, decode_properties(p)) for r, i, p in zip(
+            table.column(0).to_pylist(), table.column(1).to_pylist(), table.column(2).to_pylist(), strict=True)}
+
+    def entity_properties(self, name: str, index: np.ndarray) -> list[Any]:
+        keys = np.asarray(index, np.int64)
+        if not len(keys):
+            return []
+        pointer = "/" + name.replace("~", "~0").replace("/", "~1")
+        table = self.store.query(
+            "SELECT e.entity_key, arg_max(json_extract(t.traits, ?), t.ts)::VARCHAR FROM traits t "
+            "JOIN entities e ON e.entity_id = t.entity_id WHERE json_type(t.traits, ?) IS NOT NULL "
+            "AND e.entity_key IN (SELECT unnest(?::BIGINT[])) GROUP BY e.entity_key",
+            [pointer, pointer, keys.tolist()])
+        found = {k: (None if v is None else json.loads(v)) for k, v in zip(
+            table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True)}
+        return [found.get(k) for k in keys.tolist()]
+
+
+def _scan(store: DuckDBStore, query: FunnelQuery, batch_size: int) -> Iterator[tuple[np.ndarray, ...]]:
+    """Arrays (entity_key, ts us, step mask, exclusion mask, rowid) of the events the funnel needs."""
+    names = store.event_names()
+    lut, xlut, step_sql, excl_sql, params, used = store_mask_sql(query, names)
+    if not used:
+        return
+    counts = {r["event_key"]: r["events"] for r in store.query("SELECT event_key, events FROM event_names").to_pylist()}
+    total = sum(counts.values())
+    share = sum(counts.get(k, 0) for k in used) / total if total else 1.0
+    dense = store.query("SELECT count(*) = coalesce(max(rowid) + 1, 0) AS dense FROM events").column(0)[0].as_py()
+    filtered = not query.needs_all_events and share < FILTER_BELOW
+    columns = ["entity_key", "ts", "event_key"]
+    if filtered or not dense:
+        columns.append("rowid")
+    if step_sql:
+        columns.append(f"({step_sql}) AS _fmask")
+    if excl_sql:
+        columns.append(f"({excl_sql}) AS _xmask")
+    sql = f"SELECT {', '.join(columns)} FROM events"
+    if filtered:
+        sql += " WHERE list_contains(?, event_key)"  # a scalar filter: the scan order is kept
+        params = [*params, used]
+    try:
+        reader = store.con.sql(sql, params=params or None).to_arrow_reader(batch_size)
+    except Exception as exc:  # duckdb.Error (the store owns the driver import)
+        raise StoreError(f"funnel scan failed: {str(exc).splitlines()[0]}") from exc
+    offset = 0
+    for batch in reader:
+        ek = batch.column(2).to_numpy()
+        mask = lut[ek]
+        xmask = xlut[ek]
+        at = 3
+        if "rowid" in columns:
+            rowid = batch.column(at).to_numpy()
+            at += 1
+        else:  # a full scan of a table without holes: the row id is the position
+            rowid = np.arange(offset, offset + batch.num_rows, dtype=np.int64)
+        offset += batch.num_rows
+        if step_sql:
+            mask = mask | batch.column(at).to_numpy().astype(np.uint32)
+            at += 1
+        if excl_sql:
+            xmask = xmask | batch.column(at).to_numpy().astype(np.uint32)
+        ts = batch.column(1).view(pa.int64()) if pa.types.is_timestamp(batch.column(1).type) else batch.column(1)
+        yield batch.column(0).to_numpy(), ts.to_numpy(), mask, xmask, rowid
+
+
+@njit(cache=True, nogil=True)
+def is_clustered(ent: np.ndarray, ts: np.ndarray) -> bool:
+    """Entities non-decreasing, and time non-decreasing within each entity."""
+    ok = True
+    for q in range(1, ent.shape[0]):
+        if ent[q] < ent[q - 1] or (ent[q] == ent[q - 1] and ts[q] < ts[q - 1]):
+            ok = False
+            break
+    return ok
+
+
+_END = object()
+
+
+def _in_background(items: Iterator[Any], depth: int = 8) -> Iterator[Any]:
+    """Produce ``items`` in a thread while the caller consumes them (DuckDB and the kernel both release
+    the GIL, so the scan and the kernel overlap on two cores)."""
+    handoff: queue.Queue[Any] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def offer(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer(item):
+                    return
+            offer(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            offer(exc)
+
+    worker = threading.Thread(target=produce, name="buyerjourney-scan", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+def run_store(store: DuckDBStore, query: FunnelQuery, batch_size: int = 1 << 21) -> tuple[KernelOutput, StoreSource]:
+    """Run ``query`` over the store; every entity of the store gets a row (level 0 when it did nothing)."""
+    entities = int(store.query("SELECT coalesce(max(entity_key) + 1, 0) AS n FROM entities").column(0)[0].as_py())
+    out = KernelOutput.empty(entities, query.n)
+    latest: int | None = None
+    for chunk in carry_over(_in_background(_scan(store, query, batch_size))):
+        if not is_clustered(chunk[0], chunk[1]):
+            raise StoreError("the store's events table is not clustered by (entity, time): refresh the store "
+                             "(buyerjourney import does it)")
+        latest = merge_latest(latest, run_arrays(*chunk, query, out))
+    out.latest_us = latest
+    return out, StoreSource(store)

@@ -1,0 +1,213 @@
+"""The linear path for plain ordered funnels (no ``within``, optional step or exclusion).
+
+Every step-1 instant starts a greedy chain (each next step filled by the earliest event that can).
+Greedy chains from later starts are never ahead of earlier ones, so the chains waiting for step k
+are a contiguous block of starts: ``f[k]`` counts the starts that reached step k (``f[0]``: all
+starts), and an event of step k moves the whole block ``[f[k], f[k-1])`` forward at once. A start
+reaches level k validly when its block reaches k within its window; the first such start is the
+chosen chain's (earliest step 1, then earliest steps: exactly the greedy chain). Repeat conversions:
+the first valid completion is the earliest-ending complete chain; counting it and dropping every
+start up to that instant, then going on, gives the most chains one after another.
+
+Several events at one instant fill consecutive steps in any order; when one of them matches several
+steps, which fills which is a matching, and such an entity goes to the exact search instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from buyerjourney.engine.kernel_dp import INF
+
+_DEBRUIJN = (0, 1, 28, 2, 29, 14, 24, 3, 30, 22, 20, 15, 25, 17, 4, 8, 31, 27, 13, 23, 21, 19, 16, 7, 26, 12, 18, 6,
+             11, 5, 10, 9)
+LEVEL, BEST, CONV, RESET_T = 0, 1, 2, 3
+
+
+@njit(cache=True, nogil=True, inline="always")
+def ctz(m: np.int64) -> np.int64:
+    """Index of the lowest set bit of a non-zero 32-bit mask."""
+    return np.int64(_DEBRUIJN[(((m & -m) * np.int64(0x077CB531)) >> 27) & 31])
+
+
+@njit(cache=True, nogil=True)
+def _step(k: np.int64, t: np.int64, W: np.int64, n: np.int64, st_s: np.ndarray, f: np.ndarray,
+          sv: np.ndarray) -> None:
+    """Step k reached at t by the block waiting for it (the state in ``sv``: level, best, conv, reset time)."""
+    b = f[k - 1]
+    if (k > sv[LEVEL] or k == n) and b > f[k] and st_s[b - 1] >= t - W:
+        if k > sv[LEVEL]:
+            sv[BEST] = _first_inside(st_s, f[k], b - 1, t - W)
+            sv[LEVEL] = k
+        if k == n:
+            sv[CONV] += 1
+            for x in range(1, n + 1):
+                f[x] = f[0]
+            sv[RESET_T] = t
+            return
+    f[k] = b
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _first_inside(st_s: np.ndarray, lo_i: np.int64, hi_i: np.int64, since: np.int64) -> np.int64:
+    """First start in [lo_i, hi_i] at or after ``since`` (starts are sorted; hi_i qualifies)."""
+    while lo_i < hi_i:
+        mid = (lo_i + hi_i) >> 1
+        if st_s[mid] >= since:
+            hi_i = mid
+        else:
+            lo_i = mid + 1
+    return lo_i
+
+
+@njit(cache=True, nogil=True)
+def _instant(i: np.int64, hi: np.int64, ts: np.ndarray, mask: np.ndarray, n: np.int64, W: np.int64,
+             st_s: np.ndarray, st_pos: np.ndarray, f: np.ndarray, sv: np.ndarray) -> np.int64:
+    """Several events at one instant (from i): returns the instant's end, or -1 if one matches several steps."""
+    t = ts[i]
+    j = i
+    G = np.int64(0)
+    first1 = np.int64(-1)
+    while j < hi and ts[j] == t:
+        mq = np.int64(mask[j])
+        if (mq & (mq - 1)) != 0:
+            return np.int64(-1)
+        G |= mq
+        if first1 < 0 and (mq & 1) != 0:
+            first1 = j
+        j += 1
+    if first1 >= 0:
+        if sv[RESET_T] == t:
+            G &= ~np.int64(1)  # no chain starts at the instant a conversion ended
+        else:
+            st_s[f[0]] = t
+            st_pos[f[0]] = first1
+            f[0] += 1
+    while G != 0:  # ascending: a chain may go on within the instant with the other events
+        k = ctz(G) + 1
+        G &= G - 1
+        _step(k, t, W, n, st_s, f, sv)
+    return j
+
+
+@njit(cache=True, nogil=True)
+def _multi(i: np.int64, m: np.int64, n: np.int64, W: np.int64, t: np.int64, st_s: np.ndarray, st_pos: np.ndarray,
+           f: np.ndarray, sv: np.ndarray) -> None:
+    """One event matching several steps: each chain uses it once, so the steps go in descending order."""
+    k = n
+    while k >= 1:
+        if (m >> (k - 1)) & 1:
+            if k > 1:
+                _step(k, t, W, n, st_s, f, sv)
+            elif sv[RESET_T] != t:
+                st_s[f[0]] = t
+                st_pos[f[0]] = i
+                f[0] += 1
+                _step(k, t, W, n, st_s, f, sv)
+        k -= 1
+
+
+@njit(cache=True, nogil=True)
+def run_plain(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, rowid: np.ndarray, n: np.int64, W: np.int64,
+              out_level: np.ndarray, out_conv: np.ndarray, out_ts: np.ndarray, out_row: np.ndarray,
+              fallback: np.ndarray) -> np.int64:
+    """Plain ordered funnels, linear in events. Sets ``fallback[ent] = 1`` for the entities that need the
+    exact search (an instant with several events, one of them matching several steps). Returns max ts."""
+    N = ts.shape[0]
+    st_s = np.empty(N + 1, np.int64)
+    st_pos = np.empty(N + 1, np.int64)
+    f = np.empty(n + 1, np.int64)
+    chain = np.empty(n, np.int64)
+    sv = np.empty(4, np.int64)
+    latest = -INF
+    lo = np.int64(0)
+    while lo < N:
+        e = ent[lo]
+        hi = lo + 1
+        while hi < N and ent[hi] == e:
+            hi += 1
+        if ts[hi - 1] > latest:
+            latest = ts[hi - 1]
+        for k in range(n + 1):
+            f[k] = 0
+        level = np.int64(0)
+        best = np.int64(-1)
+        conv = np.int64(0)
+        reset_t = -INF
+        handled = True
+        i = lo
+        while i < hi:
+            m = np.int64(mask[i])
+            t = ts[i]
+            if i + 1 < hi and ts[i + 1] == t:
+                sv[LEVEL], sv[BEST], sv[CONV], sv[RESET_T] = level, best, conv, reset_t
+                i = _instant(i, hi, ts, mask, n, W, st_s, st_pos, f, sv)
+                level, best, conv, reset_t = sv[LEVEL], sv[BEST], sv[CONV], sv[RESET_T]
+                if i < 0:
+                    handled = False
+                    break
+                continue
+            i += 1
+            if m == 0:
+                continue
+            if (m & (m - 1)) != 0:
+                sv[LEVEL], sv[BEST], sv[CONV], sv[RESET_T] = level, best, conv, reset_t
+                _multi(i - 1, m, n, W, t, st_s, st_pos, f, sv)
+                level, best, conv, reset_t = sv[LEVEL], sv[BEST], sv[CONV], sv[RESET_T]
+                continue
+            k = ctz(m) + 1
+            if k == 1:
+                if t == reset_t:
+                    continue
+                st_s[f[0]] = t
+                st_pos[f[0]] = i - 1
+                f[0] += 1
+            b = f[k - 1]
+            if (k > level or k == n) and b > f[k] and st_s[b - 1] >= t - W:
+                if k > level:
+                    best = _first_inside(st_s, f[k], b - 1, t - W)
+                    level = k
+                if k == n:
+                    conv += 1
+                    for x in range(1, n + 1):
+                        f[x] = f[0]
+                    reset_t = t
+                    continue
+            f[k] = b
+        if not handled:
+            fallback[e] = 1
+            lo = hi
+            continue
+        # the chosen chain: the greedy chain of the first start that reached the level validly
+        for k in range(n):
+            chain[k] = -1
+        if level > 0:
+            chain[0] = st_pos[best]
+            for k in range(2, level + 1):
+                prev = chain[k - 2]
+                q = prev
+                while q > lo and ts[q - 1] == ts[prev]:
+                    q -= 1
+                while q < hi:
+                    if (np.int64(mask[q]) >> (k - 1)) & 1:
+                        used = False
+                        for x in range(k - 1):
+                            if chain[x] == q:
+                                used = True
+                        if not used:
+                            break
+                    q += 1
+                chain[k - 1] = q
+        out_level[e] = level
+        out_conv[e] = conv
+        for k in range(n):
+            pos = chain[k]
+            if pos >= 0:
+                out_ts[e, k] = ts[pos]
+                out_row[e, k] = rowid[pos]
+            else:
+                out_ts[e, k] = -INF
+                out_row[e, k] = -1
+        lo = hi
+    return latest
