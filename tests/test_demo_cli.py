@@ -38,14 +38,18 @@ def test_demo_prints_the_summary_and_is_repeatable(tmp_path: Path):
     db = tmp_path / "demo.duckdb"
     first = run(tmp_path, "demo", "--leads", "2000", "--db", str(db), "--format", "json")
     assert first.returncode == 0, first.stderr
-    summary = json.loads(first.stdout)
+    document = json.loads(first.stdout)
+    summary = document["summary"]
+    assert [s["id"] for s in document["audit"]["stages"]] == list(range(1, 8))
+    assert document["report"] == "report.html" and "<html" in (tmp_path / "report.html").read_text()
     assert summary["events"] == generate(2000, 42).events.num_rows
     assert list(dict.fromkeys(s["name"] for s in summary["stages"])) == STAGES
     counts = {s["measure"]: s["count"] for s in summary["stages"]}
     assert counts["leads"] >= 2000 and 0 < counts["customers"] < counts["leads"] < counts["visitors"]
     table = run(tmp_path, "demo", "--leads", "2000", "--db", str(db))
     assert table.returncode == 0, table.stderr
-    for word in [*STAGES, "visitors", "leads", "customers", "referred leads", "events", "entities"]:
+    for word in [*STAGES, "visitors", "leads", "customers", "referred leads", "events", "entities", "Fix first",
+                 "Leaks, ranked from the end of the journey"]:
         assert word in table.stdout
     for stage in summary["stages"]:
         assert f"{stage['count']:,}" in table.stdout

@@ -10,10 +10,14 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from buyerjourney.cli.app import DbOption, FormatOption, OutputFormat, app, emit, err_console
+from buyerjourney.analysis import run_audit
+from buyerjourney.cli.app import DbOption, FormatOption, OutputFormat, app, emit, err_console, print_json, to_jsonable
+from buyerjourney.cli.audit_cmd import print_audit
+from buyerjourney.config import JourneyConfig
 from buyerjourney.demo.generator import DEFAULT_LEADS, DEFAULT_SEED, MAX_LEADS
 from buyerjourney.demo.output import fresh_demo_store, load_demo, write_demo
 from buyerjourney.demo.summary import summarize
+from buyerjourney.report import write_audit_html
 from buyerjourney.store import default_db_path
 
 LeadsOption = Annotated[int, typer.Option("--leads", min=1, max=MAX_LEADS,
@@ -36,9 +40,12 @@ def _chunk_progress(what: str) -> Iterator[Callable[[int, int], None]]:
 
 @app.command()
 def demo(leads: LeadsOption = DEFAULT_LEADS, seed: SeedOption = DEFAULT_SEED, db: DbOption = None,
+         report: Annotated[Path, typer.Option("--report", dir_okay=False, help="where to write the HTML report")] =
+         Path("report.html"),
          fmt: FormatOption = OutputFormat.table) -> None:
     """Build the demo business (two years of a small business's buyer journey), load it into a fresh store and
-    print its first summary: events, entities and the people at each of the seven stages.
+    print its first summary (events, entities and the people at each of the seven stages), then the journey
+    audit with its leaks ranked from the end, and write the audit as an HTML report.
 
     The store (default ./buyerjourney.duckdb) is replaced on each run, so the demo is repeatable; a store
     holding anything but demo events is refused.
@@ -46,13 +53,24 @@ def demo(leads: LeadsOption = DEFAULT_LEADS, seed: SeedOption = DEFAULT_SEED, db
     Example:
 
         buyerjourney demo
-        buyerjourney demo --leads 5000 --seed 7 --db demo.duckdb --format json
+        buyerjourney demo --leads 5000 --seed 7 --db demo.duckdb --report demo.html --format json
     """
     path = db if db is not None else default_db_path()
     with _chunk_progress("building the demo business") as advance, fresh_demo_store(path) as store:
         load_demo(store, leads, seed, progress=advance)
         summary = summarize(store)
+        with _chunk_progress("auditing the journey") as advance_audit:
+            audit_doc = to_jsonable(run_audit(store, JourneyConfig(),
+                                              progress=lambda _step, done, total: advance_audit(done, total)
+                                              ).to_dict())
+    write_audit_html(audit_doc, report)
+    if fmt is OutputFormat.json:
+        print_json({"summary": summary.to_dict(), "audit": audit_doc, "report": str(report)})
+        return
     emit(summary.rows(), fmt, title=f"demo business in {path}: {summary.title}", document=summary.to_dict())
+    if fmt is OutputFormat.table:
+        print_audit(audit_doc)
+    err_console.print(f"wrote the HTML report to {report}", highlight=False)
 
 
 @app.command()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from buyerjourney.engine.kernel_dp import EXCL, INF, LEX, RESET, chain_search, next_excluded
+from buyerjourney.engine.kernel_dp import EXCL, INF, LEX, RESET, chain_search, new_workspace, next_excluded
 from buyerjourney.engine.kernel_plain import run_plain
 from buyerjourney.engine.kernel_unordered import unordered_entity
 
@@ -28,9 +28,10 @@ __all__ = ["run_general", "run_plain", "run_unordered"]
 @njit(cache=True, nogil=True)
 def _general_entity(lo: np.int64, hi: np.int64, ts: np.ndarray, mask: np.ndarray, xmask: np.ndarray, n: np.int64,
                     W: np.int64, within: np.ndarray, optmask: np.int64, sflag: np.int64, E: np.int64,
-                    ex_from: np.ndarray, ex_to: np.ndarray, bw: np.ndarray, bh: np.ndarray, chain: np.ndarray
-                    ) -> tuple[np.int64, bool, np.int64, np.int64]:
-    """(level, excluded, conversions, optional-steps-on-a-best-chain mask); ``chain`` gets positions.
+                    ex_from: np.ndarray, ex_to: np.ndarray, bw: np.ndarray, bh: np.ndarray, chain: np.ndarray,
+                    ws: tuple) -> tuple[np.int64, bool, np.int64, np.int64, bool]:
+    """(level, excluded, conversions, optional-steps-on-a-best-chain mask, fitted the workspace);
+    ``chain`` gets positions.
 
     ``sflag`` is STRICT or 0. Passes: the level (without exclusions); whether a valid chain reaches it;
     the chosen chain; conversions; for each optional step, whether a best chain goes through it.
@@ -44,33 +45,44 @@ def _general_entity(lo: np.int64, hi: np.int64, ts: np.ndarray, mask: np.ndarray
     excluded = False
     none = np.int64(-1)
     if E == 0:
-        level, _, _ = chain_search(lo, hi, ts, mask, n, W, within, req, sflag | LEX, E, ex_from, ex_to, nx, none,
-                                   bw, bh)
+        level, _, _, ok = chain_search(lo, hi, ts, mask, n, W, within, req, sflag | LEX, E, ex_from, ex_to, nx,
+                                       none, bw, bh, ws)
+        if not ok:
+            return level, excluded, np.int64(0), np.int64(0), False
         for k in range(n):
             chain[k] = bw[level, k] if level > 0 else none
     else:
-        level, _, _ = chain_search(lo, hi, ts, mask, n, W, within, req, sflag, E, ex_from, ex_to, nx, none, bw, bh)
+        level, _, _, ok = chain_search(lo, hi, ts, mask, n, W, within, req, sflag, E, ex_from, ex_to, nx, none, bw,
+                                       bh, ws)
+        if not ok:
+            return level, excluded, np.int64(0), np.int64(0), False
         applies = False
         for e in range(E):
             if ex_from[e] <= level:
                 applies = True
         if level > 0 and applies:
-            _, found, _ = chain_search(lo, hi, ts, mask, n, W, within, req, sflag | eflag, E, ex_from, ex_to, nx,
-                                       level, bw, bh)
+            _, found, _, ok = chain_search(lo, hi, ts, mask, n, W, within, req, sflag | eflag, E, ex_from, ex_to,
+                                           nx, level, bw, bh, ws)
+            if not ok:
+                return level, excluded, np.int64(0), np.int64(0), False
             excluded = not found
         for k in range(n):
             chain[k] = none
         if level > 0:
-            chain_search(lo, hi, ts, mask, n, W, within, req, sflag | LEX | (eflag * (not excluded)), E, ex_from,
-                         ex_to, nx, level, bw, bh)
+            _, _, _, ok = chain_search(lo, hi, ts, mask, n, W, within, req, sflag | LEX | (eflag * (not excluded)),
+                                       E, ex_from, ex_to, nx, level, bw, bh, ws)
+            if not ok:
+                return level, excluded, np.int64(0), np.int64(0), False
             for k in range(n):
                 chain[k] = bw[0, k]
     conv = np.int64(0)
     opt = np.int64(0)
     if level > 0 and not excluded:
         if level == n:
-            _, _, conv = chain_search(lo, hi, ts, mask, n, W, within, req, sflag | eflag | RESET, E, ex_from,
-                                      ex_to, nx, none, bw, bh)
+            _, _, conv, ok = chain_search(lo, hi, ts, mask, n, W, within, req, sflag | eflag | RESET, E, ex_from,
+                                          ex_to, nx, none, bw, bh, ws)
+            if not ok:
+                return level, excluded, conv, opt, False
         for q in range(2, level + 1):
             bit = np.int64(1) << (q - 1)
             if (optmask & bit) == 0:
@@ -78,11 +90,13 @@ def _general_entity(lo: np.int64, hi: np.int64, ts: np.ndarray, mask: np.ndarray
             if q == level:
                 opt |= bit
                 continue
-            _, found, _ = chain_search(lo, hi, ts, mask, n, W, within, req | bit, sflag | eflag, E, ex_from, ex_to,
-                                       nx, level, bw, bh)
+            _, found, _, ok = chain_search(lo, hi, ts, mask, n, W, within, req | bit, sflag | eflag, E, ex_from,
+                                           ex_to, nx, level, bw, bh, ws)
+            if not ok:
+                return level, excluded, conv, opt, False
             if found:
                 opt |= bit
-    return level, excluded, conv, opt
+    return level, excluded, conv, opt, True
 
 
 @njit(cache=True, nogil=True)
@@ -119,6 +133,16 @@ def run_general(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, xmask: np.nda
     chain = np.empty(n, np.int64)
     bw = np.empty((n + 1, n), np.int64)
     bh = np.zeros(n + 1, np.int64)
+    maxg = np.int64(1)
+    q = np.int64(0)
+    while q < N:  # the most events at one instant decides the matching scratch
+        r = q + 1
+        while r < N and ts[r] == ts[q] and ent[r] == ent[q]:
+            r += 1
+        maxg = max(maxg, r - q)
+        q = r
+    cap = np.int64(16)
+    ws = new_workspace(cap, n, E, maxg)
     latest = -INF
     lo = np.int64(0)
     while lo < N:
@@ -127,8 +151,12 @@ def run_general(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, xmask: np.nda
         if ts[hi - 1] > latest:
             latest = ts[hi - 1]
         if only.shape[0] == 0 or only[e] != 0:
-            level, excluded, conv, opt = _general_entity(lo, hi, ts, mask, xmask, n, W, within, optmask, sflag, E,
-                                                         ex_from, ex_to, bw, bh, chain)
+            level, excluded, conv, opt, ok = _general_entity(lo, hi, ts, mask, xmask, n, W, within, optmask, sflag,
+                                                             E, ex_from, ex_to, bw, bh, chain, ws)
+            if not ok:  # more partial chains than the workspace holds: grow it and redo this entity
+                cap *= 4
+                ws = new_workspace(cap, n, E, maxg)
+                continue
             out_level[e] = level
             out_excl[e] = excluded
             out_conv[e] = conv

@@ -382,18 +382,27 @@ def _copy(pool: np.ndarray, pD: np.ndarray, pw: np.ndarray, src: np.int64, dst: 
 
 
 @njit(cache=True, nogil=True)
-def _grow(a: np.ndarray, rows: np.int64) -> np.ndarray:
-    out = np.empty((rows, a.shape[1]), a.dtype)
-    out[: a.shape[0], :] = a
-    return out
+def new_workspace(cap: np.int64, n: np.int64, E: np.int64, maxg: np.int64
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                             np.ndarray, np.ndarray, np.ndarray]:
+    """Arrays the search reuses from entity to entity: a pool of ``cap`` states, room for ``cap * n``
+    candidates, matching scratch for instants of up to ``maxg`` events."""
+    ecols = max(E, np.int64(1))
+    ccap = cap * n
+    scratch = np.empty((7, maxg + n + 1), np.int64)
+    scratch[5, :] = 0  # no event blocked
+    return (np.empty((cap, 3), np.int64), np.empty((cap, ecols), np.int64), np.empty((cap, n), np.int64),
+            np.empty((ccap, 3), np.int64), np.empty((ccap, ecols), np.int64), np.empty((ccap, n), np.int64),
+            scratch, np.empty(n, np.int64), np.zeros(4, np.int64), np.zeros(3, np.int64))
 
 
 @njit(cache=True, nogil=True)
 def chain_search(lo: np.int64, hi: np.int64, ts: np.ndarray, mask: np.ndarray, n: np.int64, W: np.int64,
                  within: np.ndarray, reqmask: np.int64, flags: np.int64, E: np.int64, ex_from: np.ndarray,
-                 ex_to: np.ndarray, nx: np.ndarray, target: np.int64, best_w: np.ndarray, best_has: np.ndarray
-                 ) -> tuple[np.int64, bool, np.int64]:
-    """One pass over the entity's events [lo, hi). Returns (max level, found a valid chain at target, conversions).
+                 ex_to: np.ndarray, nx: np.ndarray, target: np.int64, best_w: np.ndarray, best_has: np.ndarray,
+                 ws: tuple) -> tuple[np.int64, bool, np.int64, bool]:
+    """One pass over the entity's events [lo, hi).
+    Returns (max level, found a valid chain at target, conversions, fitted in the workspace).
 
     - ``target < 0``: find the maximum level; with LEX, ``best_w[k]`` gets the lexicographically
       first chain reaching each level k (``best_has[k]`` set).
@@ -402,37 +411,19 @@ def chain_search(lo: np.int64, hi: np.int64, ts: np.ndarray, mask: np.ndarray, n
     - RESET: count conversions: on the first instant where a valid chain completes, count it and
       start over after that instant.
     ``reqmask`` has bit k-1 for each step that may not be skipped; ``flags`` combines STRICT, EXCL
-    (apply exclusions), LEX and RESET (one compiled function whatever the mode).
+    (apply exclusions), LEX and RESET (one compiled function whatever the mode). When the states
+    outgrow the workspace ``ws`` (see :func:`new_workspace`) the last value is False: retry with more.
     """
+    pool, pD, pw, cand, cD, cw, scratch, gpos, info, out = ws
     for k in range(n):
         if within[k] >= 0:
             flags |= NEEDS_P
     if (flags & STRICT) != 0:
         flags |= NEEDS_P
-    lex = (flags & LEX) != 0
-    ecols = max(E, np.int64(1))
-    wrows_min = np.int64(1)
-    cap = np.int64(8)
-    pool = np.empty((cap, 3), np.int64)
-    pD = np.empty((cap, ecols), np.int64)
-    pw = np.empty((cap if lex else wrows_min, n), np.int64)
-    ccap = np.int64(8)
-    cand = np.empty((ccap, 3), np.int64)
-    cD = np.empty((ccap, ecols), np.int64)
-    cw = np.empty((ccap if lex else wrows_min, n), np.int64)
-    maxg = np.int64(1)
-    q = lo
-    while q < hi:  # the largest instant decides the matching scratch size
-        r = q + 1
-        while r < hi and ts[r] == ts[q]:
-            r += 1
-        maxg = max(maxg, r - q)
-        q = r
-    scratch = np.empty((7, maxg + n + 1), np.int64)
-    scratch[5, :] = 0  # no event blocked
-    gpos = np.empty(n, np.int64)
-    info = np.zeros(4, np.int64)
-    out = np.zeros(3, np.int64)
+    cap = pool.shape[0]
+    ccap = cand.shape[0]
+    out[0] = 0
+    out[1] = 0
     m = np.int64(0)
     conv = np.int64(0)
     prev_t = -INF
@@ -443,13 +434,8 @@ def chain_search(lo: np.int64, hi: np.int64, ts: np.ndarray, mask: np.ndarray, n
         nc = np.int64(0)
         out[2] = 0
         if info[0] != 0:
-            need = (m + 1) * n
-            if need > ccap:
-                ccap = max(need, ccap * 2)
-                cand = _grow(cand, ccap)
-                cD = _grow(cD, ccap)
-                if lex:
-                    cw = _grow(cw, ccap)
+            if (m + 1) * n > ccap or j - i + n + 1 > scratch.shape[1]:
+                return out[0], out[1] != 0, conv, False
             for entry in range(-1, m):
                 if entry < 0 and (info[0] & 1) == 0:
                     continue
@@ -460,17 +446,13 @@ def chain_search(lo: np.int64, hi: np.int64, ts: np.ndarray, mask: np.ndarray, n
             m = 0
             nc = 0
         if m + nc > cap:
-            cap = max(m + nc, cap * 2)
-            pool = _grow(pool, cap)
-            pD = _grow(pD, cap)
-            if lex:
-                pw = _grow(pw, cap)
+            return out[0], out[1] != 0, conv, False
         m = merge(m, nc, T, W, ts, n, flags, E, ex_from, ex_to, target, pool, pD, pw, cand, cD, cw)
         if (flags & (RESET | LEX)) == 0 and ((target < 0 and out[0] == n) or (target >= 0 and out[1] != 0)):
             break
         prev_t = T
         i = j
-    return out[0], out[1] != 0, conv
+    return out[0], out[1] != 0, conv, True
 
 
 @njit(cache=True, nogil=True)

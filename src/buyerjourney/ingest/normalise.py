@@ -110,10 +110,20 @@ class SourceShape:
     check_sizes: bool = True  # JSON lines are capped as a whole before parsing
 
 
+def parquet_source(path: str, columns: int, p: Params) -> str:
+    """A relation reading a Parquet file straight in DuckDB, shaped like a batch (``c0``…, bookkeeping)."""
+    picks = ", ".join(f"#{i + 1} AS c{i}" for i in range(columns))
+    return (f"(SELECT {picks}, file_row_number AS seq, file_row_number + 1 AS line, NULL::VARCHAR AS pre_reason, "
+            f"NULL::VARCHAR AS raw_text FROM read_parquet({p.add(path)}, file_row_number = true))")
+
+
 def events_sql(plan: ColumnPlan, shape: SourceShape, *, file: str, timezone: str | None,
-               source: str = "_bj_batch") -> tuple[str, dict[str, Any]]:
-    """``SELECT …`` normalising every row of ``source``: :data:`NORMALISED_COLUMNS`, ``reason`` set on bad rows."""
-    p = Params()
+               source: str = "_bj_batch", params: Params | None = None) -> tuple[str, dict[str, Any]]:
+    """``SELECT …`` normalising every row of ``source``: :data:`NORMALISED_COLUMNS`, ``reason`` set on bad rows.
+
+    ``params`` holds placeholders already used in ``source`` (see :func:`parquet_source`).
+    """
+    p = params or Params()
     cols = [f"c{i}" for i in range(len(plan.names))]
     select: dict[str, str] = {}
     for name in ID_FIELDS:

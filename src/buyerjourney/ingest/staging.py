@@ -9,9 +9,10 @@ all in :meth:`DuckDBStore.transaction`, so a file that proves unreadable half-wa
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -26,7 +27,6 @@ _TABLES = {
     "_bj_links": f"{_BOOK}, kind VARCHAR, from_id VARCHAR, to_id VARCHAR, ts TIMESTAMPTZ, traits VARCHAR, "
                  "message_id VARCHAR",
     "_bj_spend": f"{_BOOK}, date DATE, source VARCHAR, campaign VARCHAR, amount DOUBLE, currency VARCHAR",
-    "_bj_pairs": "file_idx INTEGER, from_id VARCHAR, to_id VARCHAR",
 }
 _REJECTED = " UNION ALL ".join(f"SELECT file_idx, seq, line, reason, raw FROM {name} WHERE reason IS NOT NULL"
                                for name in ("_bj_rejects", "_bj_links", "_bj_spend"))
@@ -36,7 +36,7 @@ _EVENT_COLUMNS = "event_id, entity_id, anonymous_id, account_id, event, ts, prop
 
 @dataclass
 class Tally:
-    """Counts for one file."""
+    """Counts for one file (``pairs``: hashes of the anonymous -> entity id pairs its new events carry)."""
 
     rows: int = 0
     inserted: int = 0
@@ -44,6 +44,7 @@ class Tally:
     rejected: int = 0
     identity_links: int = 0
     naive_line: int | None = None
+    pairs: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))
 
 
 class Staging:
@@ -52,12 +53,14 @@ class Staging:
     def __init__(self, store: DuckDBStore) -> None:
         self.store = store
         self.tallies: dict[int, Tally] = {}
+        self.store_had_events = bool(store.query("SELECT EXISTS (SELECT 1 FROM events_raw) AS e")["e"][0].as_py())
+        self._seen = np.empty(0, np.uint64)  # hashes of the event ids this import has inserted (sorted)
         for name, columns in _TABLES.items():
             store.run(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
 
     def close(self) -> None:
         """Drop the staging tables."""
-        for name in (*_TABLES, "_bj_conflicts"):
+        for name in _TABLES:
             self.store.run(f"DROP TABLE IF EXISTS {name}")
 
     def tally(self, file_idx: int) -> Tally:
@@ -65,48 +68,66 @@ class Staging:
         return self.tallies.setdefault(file_idx, Tally())
 
     # -- events -----------------------------------------------------------------------------------
-    def stage_events(self, file_idx: int, sql: str, params: dict[str, Any], batch: pa.Table) -> Tally:
-        """Normalise ``batch`` with ``sql``, insert its good new rows, keep its rejects; returns the file's tally."""
+    def stage_events(self, file_idx: int, norm: str, params: dict[str, Any],
+                     tables: dict[str, pa.Table] | None = None) -> Tally:
+        """Normalise a relation of source rows (SQL ``norm``), keep its rejects, insert its good new rows.
+
+        Three passes, all vectorised in DuckDB: a light one (id hashes, validity) that finds the rejects and
+        the ids repeated inside the import, one that keeps the rejects (only when there are some), and the
+        insert, which skips stored ids only when the store (or this import) can hold them.
+        """
         tally = self.tally(file_idx)
-        norm = self.store.query(sql, params, {"_bj_batch": batch})
-        tally.rows += norm.num_rows
-        bad_mask = pc.is_valid(norm["reason"])
-        bad = pc.sum(bad_mask).as_py() or 0
+        flags = self.store.query(f"""
+            WITH norm AS ({norm})
+            SELECT reason IS NULL AS ok, hash(event_id) AS h, CASE WHEN reason = $naive THEN line END AS naive,
+                   CASE WHEN reason IS NULL AND anonymous_id IS NOT NULL AND entity_id IS NOT NULL
+                        AND anonymous_id <> entity_id THEN hash(anonymous_id, entity_id) END AS pair
+            FROM norm""", {**params, "naive": NAIVE_REASON}, tables)
+        ok = flags["ok"].to_numpy(zero_copy_only=False)
+        bad = int(len(ok) - ok.sum())
+        tally.rows += len(ok)
         if bad:
-            rejected = norm.filter(bad_mask)
-            self.store.run(f"INSERT INTO _bj_rejects SELECT {file_idx}, seq, line, reason, raw FROM rejected",
-                           tables={"rejected": rejected.select(["seq", "line", "reason", "raw"])})
+            self.store.run(f"""
+                INSERT INTO _bj_rejects WITH norm AS ({norm})
+                SELECT {file_idx}, seq, line, reason, raw FROM norm WHERE reason IS NOT NULL""", params, tables)
             tally.rejected += bad
-            naive = rejected.filter(pc.equal(rejected["reason"], NAIVE_REASON))
-            if naive.num_rows and tally.naive_line is None:
-                tally.naive_line = naive["line"][0].as_py()
-            norm = norm.filter(pc.invert(bad_mask))
-        if not norm.num_rows:
+            naive = pc.min(flags["naive"]).as_py()
+            if naive is not None and tally.naive_line is None:
+                tally.naive_line = naive
+        good = len(ok) - bad
+        if not good:
             return tally
-        good = norm.select(["seq", *_EVENT_COLUMNS.split(", ")])
-        repeats = good.num_rows - pc.count_distinct(good["event_id"]).as_py()
+        hashes = flags["h"].to_numpy(zero_copy_only=False)[ok]
+        unique = np.unique(hashes)
+        repeats = len(unique) < len(hashes)
+        overlap = bool(self._seen.size) and bool(np.isin(unique, self._seen, assume_unique=True).any())
+        stored = self.store_had_events or overlap
+        pairs = flags["pair"].filter(pc.is_valid(flags["pair"])).to_numpy(zero_copy_only=False)
+        if stored or repeats:
+            pairs = self._new_pairs(norm, params, tables, stored)
+        where = "NOT EXISTS (SELECT 1 FROM events_raw r WHERE r.event_id = s.event_id)" if stored else "true"
         first_only = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY seq) = 1" if repeats else ""
-        self._pairs(file_idx, good)
         inserted = self.store.run(f"""
-            INSERT INTO events_raw
+            INSERT INTO events_raw WITH norm AS ({norm})
             SELECT {_EVENT_COLUMNS} FROM (
-                SELECT {_EVENT_COLUMNS} FROM good s
-                WHERE NOT EXISTS (SELECT 1 FROM events_raw r WHERE r.event_id = s.event_id) {first_only})""",
-                                  tables={"good": good})[0][0]
+                SELECT seq, {_EVENT_COLUMNS} FROM norm s WHERE reason IS NULL AND {where} {first_only})""",
+                                  params, tables)[0][0]
         tally.inserted += inserted
-        tally.duplicates += good.num_rows - inserted
+        tally.duplicates += good - inserted
+        tally.pairs = np.union1d(tally.pairs, pairs.astype(np.uint64))
+        self._seen = np.union1d(self._seen, unique)
         return tally
 
-    def _pairs(self, file_idx: int, good: pa.Table) -> None:
-        """Keep the anonymous id -> entity id pairs carried by events not yet in the store (identity links)."""
-        both = pc.and_(pc.and_(pc.is_valid(good["anonymous_id"]), pc.is_valid(good["entity_id"])),
-                       pc.not_equal(good["anonymous_id"], good["entity_id"]))
-        linked = good.filter(pc.fill_null(both, False)).select(["event_id", "anonymous_id", "entity_id"])
-        if linked.num_rows:
-            self.store.run(f"""
-                INSERT INTO _bj_pairs SELECT DISTINCT {file_idx}, anonymous_id, entity_id FROM linked s
-                WHERE NOT EXISTS (SELECT 1 FROM events_raw r WHERE r.event_id = s.event_id)""",
-                           tables={"linked": linked})
+    def _new_pairs(self, norm: str, params: dict[str, Any], tables: dict[str, pa.Table] | None,
+                   stored: bool) -> np.ndarray:
+        """Pair hashes of the good rows that will be inserted (not stored yet, first of their id)."""
+        where = "AND NOT EXISTS (SELECT 1 FROM events_raw r WHERE r.event_id = s.event_id)" if stored else ""
+        rows = self.store.query(f"""
+            WITH norm AS ({norm})
+            SELECT DISTINCT hash(anonymous_id, entity_id) AS pair FROM norm s
+            WHERE reason IS NULL AND anonymous_id IS NOT NULL AND entity_id IS NOT NULL
+              AND anonymous_id <> entity_id {where}""", params, tables)
+        return rows["pair"].to_numpy(zero_copy_only=False)
 
     # -- links and spend --------------------------------------------------------------------------
     def stage(self, sql: str, params: dict[str, Any], batch: pa.Table) -> None:
@@ -132,10 +153,8 @@ class Staging:
                 tally.inserted += inserted
                 tally.duplicates += duplicates
                 tally.identity_links += links
-        pairs = self.store.query("""SELECT file_idx, count(*) AS n FROM (SELECT DISTINCT * FROM _bj_pairs)
-                                    GROUP BY file_idx""").to_pylist()
-        for r in pairs:
-            self.tally(r["file_idx"]).identity_links += r["n"]
+        for tally in self.tallies.values():
+            tally.identity_links += len(tally.pairs)
         if any(t.inserted for t in self.tallies.values()):
             self.store.mark_changed()
 
@@ -222,11 +241,19 @@ class Staging:
             return {}
         table = pa.table({"from_id": [c.from_id for c in conflicts], "kept": [c.kept_to_id for c in conflicts],
                           "refused": [c.rejected_to_id for c in conflicts]})
-        rows = self.store.query("""
-            WITH staged AS (
-                SELECT file_idx, from_id, to_id FROM _bj_links WHERE reason IS NULL AND from_id IS NOT NULL
-                UNION ALL SELECT file_idx, from_id, to_id FROM _bj_pairs)
-            SELECT file_idx, count(DISTINCT c.from_id || chr(31) || c.refused) AS n
-            FROM conflicts c JOIN staged s ON s.from_id = c.from_id AND (s.to_id = c.refused OR s.to_id = c.kept)
-            GROUP BY file_idx""", tables={"conflicts": table}).to_pylist()
-        return {r["file_idx"]: r["n"] for r in rows}
+        found: dict[int, int] = {}
+        linked = self.store.query("""
+            SELECT s.file_idx, count(DISTINCT c.from_id || chr(31) || c.refused) AS n
+            FROM conflicts c JOIN _bj_links s ON s.reason IS NULL AND s.from_id = c.from_id
+                 AND (s.to_id = c.refused OR s.to_id = c.kept)
+            GROUP BY s.file_idx""", tables={"conflicts": table}).to_pylist()
+        for r in linked:
+            found[r["file_idx"]] = r["n"]
+        hashed = self.store.query("SELECT hash(from_id, kept) AS a, hash(from_id, refused) AS b FROM conflicts",
+                                  tables={"conflicts": table})
+        kept, refused = (hashed[c].to_numpy(zero_copy_only=False).astype(np.uint64) for c in ("a", "b"))
+        for file_idx, tally in self.tallies.items():
+            hits = int((np.isin(kept, tally.pairs) | np.isin(refused, tally.pairs)).sum())
+            if hits:
+                found[file_idx] = found.get(file_idx, 0) + hits
+        return found
