@@ -76,13 +76,13 @@ def run_arrays(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, xmask: np.ndar
                            out.chain_row, only)
         if not only.any():
             return int(latest)
-    within = np.array([-1 if s.within is None else s.within * US for s in query.steps], np.int64)
-    ex_from = np.array([x.from_step for x in query.exclusions], np.int64)
-    ex_to = np.array([x.to_step for x in query.exclusions], np.int64)
+    params = np.array([-1 if s.within is None else s.within * US for s in query.steps], np.int64)
+    exr = np.array([[x.from_step for x in query.exclusions], [x.to_step for x in query.exclusions]],
+                   np.int64).reshape(2, len(query.exclusions))
     sflag = np.int64(STRICT_FLAG if query.order == "strict" else 0)
-    return int(run_general(ent, ts, mask, xmask, rowid, n, window, within, np.int64(query.optional_mask), sflag,
-                           ex_from, ex_to, only, out.level, out.excluded, out.conversions, out.optional,
-                           out.chain_ts, out.chain_row))
+    return int(run_general(ent, ts, mask, xmask, rowid, n, window, params, np.int64(query.optional_mask), sflag,
+                           exr, only, out.level, out.excluded, out.conversions, out.optional, out.chain_ts,
+                           out.chain_row))
 
 
 def _ro(a: np.ndarray, dtype: type) -> np.ndarray:

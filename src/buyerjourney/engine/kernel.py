@@ -27,60 +27,60 @@ __all__ = ["run_general", "run_plain", "run_unordered"]
 
 @njit(cache=True, nogil=True)
 def _general_entity(lo: np.int64, hi: np.int64, ts: np.ndarray, mask: np.ndarray, xmask: np.ndarray, n: np.int64,
-                    W: np.int64, within: np.ndarray, optmask: np.int64, sflag: np.int64, E: np.int64,
-                    ex_from: np.ndarray, ex_to: np.ndarray, bw: np.ndarray, bh: np.ndarray, chain: np.ndarray,
-                    ws: tuple) -> tuple[np.int64, bool, np.int64, np.int64, bool]:
+                    W: np.int64, params: np.ndarray, optmask: np.int64, sflag: np.int64, exr: np.ndarray,
+                    best: np.ndarray, chain: np.ndarray, ws: tuple) -> tuple[np.int64, bool, np.int64, np.int64, bool]:
     """(level, excluded, conversions, optional-steps-on-a-best-chain mask, fitted the workspace);
     ``chain`` gets positions.
 
     ``sflag`` is STRICT or 0. Passes: the level (without exclusions); whether a valid chain reaches it;
     the chosen chain; conversions; for each optional step, whether a best chain goes through it.
     """
+    E = exr.shape[1]
     full = (np.int64(1) << n) - 1
     req = full & ~optmask
     eflag = EXCL * (E > 0)
     nx = next_excluded(lo, hi, ts, xmask, E) if E > 0 else np.empty((1, 1), np.int64)
     for k in range(n + 1):
-        bh[k] = 0
+        best[k, 0] = 0
     excluded = False
     none = np.int64(-1)
-    if E == 0:
-        level, _, _, ok = chain_search(lo, hi, ts, mask, n, W, within, req, sflag | LEX, E, ex_from, ex_to, nx,
-                                       none, bw, bh, ws)
+    zero = np.int64(0)
+    for k in range(n):
+        chain[k] = none
+    if E == 0:  # one pass finds the level and the first chain reaching every level
+        level, _, _, ok = chain_search(lo, hi, ts, mask, n, W, params, req, sflag | LEX, exr, nx, none, best, ws)
         if not ok:
-            return level, excluded, np.int64(0), np.int64(0), False
-        for k in range(n):
-            chain[k] = bw[level, k] if level > 0 else none
+            return level, excluded, zero, zero, False
+        if level > 0:
+            for k in range(n):
+                chain[k] = best[level, 1 + k]
     else:
-        level, _, _, ok = chain_search(lo, hi, ts, mask, n, W, within, req, sflag, E, ex_from, ex_to, nx, none, bw,
-                                       bh, ws)
+        level, _, _, ok = chain_search(lo, hi, ts, mask, n, W, params, req, sflag, exr, nx, none, best, ws)
         if not ok:
-            return level, excluded, np.int64(0), np.int64(0), False
+            return level, excluded, zero, zero, False
         applies = False
         for e in range(E):
-            if ex_from[e] <= level:
+            if exr[0, e] <= level:
                 applies = True
         if level > 0 and applies:
-            _, found, _, ok = chain_search(lo, hi, ts, mask, n, W, within, req, sflag | eflag, E, ex_from, ex_to,
-                                           nx, level, bw, bh, ws)
+            _, found, _, ok = chain_search(lo, hi, ts, mask, n, W, params, req, sflag | eflag, exr, nx, level, best,
+                                           ws)
             if not ok:
-                return level, excluded, np.int64(0), np.int64(0), False
+                return level, excluded, zero, zero, False
             excluded = not found
-        for k in range(n):
-            chain[k] = none
         if level > 0:
-            _, _, _, ok = chain_search(lo, hi, ts, mask, n, W, within, req, sflag | LEX | (eflag * (not excluded)),
-                                       E, ex_from, ex_to, nx, level, bw, bh, ws)
+            _, _, _, ok = chain_search(lo, hi, ts, mask, n, W, params, req, sflag | LEX | (eflag * (not excluded)),
+                                       exr, nx, level, best, ws)
             if not ok:
-                return level, excluded, np.int64(0), np.int64(0), False
+                return level, excluded, zero, zero, False
             for k in range(n):
-                chain[k] = bw[0, k]
-    conv = np.int64(0)
-    opt = np.int64(0)
+                chain[k] = best[0, 1 + k]
+    conv = zero
+    opt = zero
     if level > 0 and not excluded:
         if level == n:
-            _, _, conv, ok = chain_search(lo, hi, ts, mask, n, W, within, req, sflag | eflag | RESET, E, ex_from,
-                                          ex_to, nx, none, bw, bh, ws)
+            _, _, conv, ok = chain_search(lo, hi, ts, mask, n, W, params, req, sflag | eflag | RESET, exr, nx, none,
+                                          best, ws)
             if not ok:
                 return level, excluded, conv, opt, False
         for q in range(2, level + 1):
@@ -90,8 +90,8 @@ def _general_entity(lo: np.int64, hi: np.int64, ts: np.ndarray, mask: np.ndarray
             if q == level:
                 opt |= bit
                 continue
-            _, found, _, ok = chain_search(lo, hi, ts, mask, n, W, within, req | bit, sflag | eflag, E, ex_from,
-                                           ex_to, nx, level, bw, bh, ws)
+            _, found, _, ok = chain_search(lo, hi, ts, mask, n, W, params, req | bit, sflag | eflag, exr, nx, level,
+                                           best, ws)
             if not ok:
                 return level, excluded, conv, opt, False
             if found:
@@ -122,17 +122,16 @@ def _entity_end(ent: np.ndarray, lo: np.int64, N: np.int64) -> np.int64:
 
 @njit(cache=True, nogil=True)
 def run_general(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, xmask: np.ndarray, rowid: np.ndarray,
-                n: np.int64, W: np.int64, within: np.ndarray, optmask: np.int64, sflag: np.int64,
-                ex_from: np.ndarray, ex_to: np.ndarray, only: np.ndarray, out_level: np.ndarray,
-                out_excl: np.ndarray, out_conv: np.ndarray, out_opt: np.ndarray, out_ts: np.ndarray,
-                out_row: np.ndarray) -> np.int64:
-    """Ordered or strict funnels with any option (exact state search). With a non-empty ``only``,
-    just the entities ``e`` with ``only[e] != 0``. Returns max ts."""
+                n: np.int64, W: np.int64, params: np.ndarray, optmask: np.int64, sflag: np.int64, exr: np.ndarray,
+                only: np.ndarray, out_level: np.ndarray, out_excl: np.ndarray, out_conv: np.ndarray,
+                out_opt: np.ndarray, out_ts: np.ndarray, out_row: np.ndarray) -> np.int64:
+    """Ordered or strict funnels with any option (exact state search). ``params``: within per step
+    (microseconds, -1 none); ``exr``: from_step and to_step rows, one column per exclusion. With a
+    non-empty ``only``, just the entities ``e`` with ``only[e] != 0``. Returns max ts."""
     N = ts.shape[0]
-    E = ex_from.shape[0]
+    E = exr.shape[1]
     chain = np.empty(n, np.int64)
-    bw = np.empty((n + 1, n), np.int64)
-    bh = np.zeros(n + 1, np.int64)
+    best = np.zeros((n + 1, n + 1), np.int64)
     maxg = np.int64(1)
     q = np.int64(0)
     while q < N:  # the most events at one instant decides the matching scratch
@@ -151,8 +150,8 @@ def run_general(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, xmask: np.nda
         if ts[hi - 1] > latest:
             latest = ts[hi - 1]
         if only.shape[0] == 0 or only[e] != 0:
-            level, excluded, conv, opt, ok = _general_entity(lo, hi, ts, mask, xmask, n, W, within, optmask, sflag,
-                                                             E, ex_from, ex_to, bw, bh, chain, ws)
+            level, excluded, conv, opt, ok = _general_entity(lo, hi, ts, mask, xmask, n, W, params, optmask, sflag,
+                                                             exr, best, chain, ws)
             if not ok:  # more partial chains than the workspace holds: grow it and redo this entity
                 cap *= 4
                 ws = new_workspace(cap, n, E, maxg)

@@ -22,6 +22,9 @@ from buyerjourney.ingest.timestamps import ts_expression, ts_reason
 #: JSON number text (kept as written, so ``1.50`` stays ``1.50``); ints with a leading zero stay text.
 _INT_JSON = r"-?(0|[1-9][0-9]{0,17})"
 _NUM_JSON = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?"
+#: The event id: the source's, or one derived from the content (the payload of events.content_event_id).
+_EVENT_ID = ("coalesce(event_id, 'h:' || left(md5(concat_ws(chr(31), coalesce(entity_id, ''), "
+             "coalesce(anonymous_id, ''), event, CAST(epoch_us(ts) AS VARCHAR), coalesce(properties, ''))), 24))")
 #: Columns of a normalised events batch, in order.
 NORMALISED_COLUMNS = ("seq", "line", "reason", "raw", "event_id", "entity_id", "anonymous_id", "account_id",
                       "event", "ts", "properties")
@@ -118,7 +121,7 @@ def parquet_source(path: str, columns: int, p: Params) -> str:
 
 
 def events_sql(plan: ColumnPlan, shape: SourceShape, *, file: str, timezone: str | None,
-               source: str = "_bj_batch", params: Params | None = None) -> tuple[str, dict[str, Any]]:
+               source: str = "_bj_batch", params: Params | None = None) -> EventsSql:
     """``SELECT …`` normalising every row of ``source``: :data:`NORMALISED_COLUMNS`, ``reason`` set on bad rows.
 
     ``params`` holds placeholders already used in ``source`` (see :func:`parquet_source`).
@@ -179,12 +182,25 @@ def events_sql(plan: ColumnPlan, shape: SourceShape, *, file: str, timezone: str
             FROM c),
         e AS (SELECT *, CASE WHEN reason IS NULL THEN {props} END AS properties FROM d)
         SELECT seq, line, reason, CASE WHEN reason IS NOT NULL THEN {raw} END AS raw,
-            CASE WHEN reason IS NULL THEN coalesce(event_id, 'h:' || left(md5(concat_ws(chr(31),
-                coalesce(entity_id, ''), coalesce(anonymous_id, ''), event, CAST(epoch_us(ts) AS VARCHAR),
-                coalesce(properties, ''))), 24)) END AS event_id,
+            CASE WHEN reason IS NULL THEN {_EVENT_ID} END AS event_id,
             entity_id, anonymous_id, account_id, event, CASE WHEN reason IS NULL THEN ts END AS ts, properties
         FROM e"""
-    return sql, p.values
+    # The same rows when every one is known to be valid: nothing depends on the reason any more, so DuckDB
+    # drops the checks (the unused placeholders still bind).
+    clean = sql[:sql.index("        e AS (")] + f"""        e AS (SELECT *, {props} AS properties FROM d)
+        SELECT seq, line, NULL::VARCHAR AS reason, CASE WHEN false THEN {raw} END AS raw, {_EVENT_ID} AS event_id,
+            entity_id, anonymous_id, account_id, event, ts, properties
+        FROM e"""
+    return EventsSql(sql, clean, p.values)
+
+
+@dataclass(frozen=True)
+class EventsSql:
+    """The normalising query (``full``: every row, with reasons), its all-valid twin, and their parameters."""
+
+    full: str
+    clean: str
+    params: dict[str, Any]
 
 
 def _label(plan: ColumnPlan, target: str) -> str:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from buyerjourney.errors import ImportFormatError, StoreError
 from buyerjourney.ingest import csv_reader, parquet
 from buyerjourney.ingest.batches import Batch
 from buyerjourney.ingest.formats import Format, detect_format
 from buyerjourney.ingest.jsonl import JsonReader
 from buyerjourney.ingest.mapping import CONTRACT, ColumnPlan, KeyPlan, MappingOptions, plan_columns
-from buyerjourney.ingest.normalise import SourceShape, events_sql, links_sql
+from buyerjourney.ingest.normalise import Params, SourceShape, events_sql, links_sql, parquet_source
 from buyerjourney.ingest.progress import ImportProgress
 from buyerjourney.ingest.spend import SPEND_FIELDS, SpendPlan, json_spend_batches, plan_spend, spend_sql
 from buyerjourney.ingest.staging import Staging
@@ -48,22 +49,17 @@ class Source:
         """Read the whole file into ``staging``."""
         raise NotImplementedError
 
-    def _run(self, staging: Staging, progress: ImportProgress, batches: Iterator[Batch], sql: str,
-             params: dict[str, Any]) -> None:
+    def _run(self, progress: ImportProgress, batches: Iterator[Batch], stage: Callable[[pa.Table], object]) -> None:
         for batch in batches:
-            if self.kind == "events":
-                staging.stage_events(self.file_idx, sql, params, batch.table)
-            else:
-                staging.stage(sql, params, batch.table)
+            stage(batch.table)
             progress.advanced(batch.done)
 
-    def _csv(self, staging: Staging, progress: ImportProgress, layout: csv_reader.CsvLayout, sql: str,
-             params: dict[str, Any]) -> None:
+    def _csv(self, progress: ImportProgress, layout: csv_reader.CsvLayout, stage: Callable[[pa.Table], object]) -> None:
         if self.careful:
-            self._run(staging, progress, csv_reader.careful_batches(self.path, layout), sql, params)
+            self._run(progress, csv_reader.careful_batches(self.path, layout), stage)
             return
         try:
-            self._run(staging, progress, csv_reader.fast_batches(self.path, layout), sql, params)
+            self._run(progress, csv_reader.fast_batches(self.path, layout), stage)
         except csv_reader.NeedsCarefulRead:
             raise RestartCarefully(self) from None
 
@@ -87,25 +83,37 @@ class EventSource(Source):
             naive = pa.types.is_date(ts_type) or (pa.types.is_timestamp(ts_type) and ts_type.tz is None)
             if naive and timezone is None:
                 raise naive_error(self.file, self.plan.source("ts"), None)
+            params = Params()  # read by DuckDB itself: no Python between the file and the store
+            source = parquet_source(str(path.resolve()), len(self.layout.names), params)
+            self.queries = events_sql(self.plan, shape, file=self.file, timezone=timezone, source=source,
+                                      params=params)
+            self.ts_column = self.plan.source("ts")
+            return
         else:
             self.reader = JsonReader(path, KeyPlan.build(mapping))
             self.reader.preflight()
             self.plan = ColumnPlan(list(CONTRACT), {name: i for i, name in enumerate(CONTRACT)}, [], None)
             shape = SourceShape([pa.string()] * len(CONTRACT), trusted_properties=True, check_sizes=False)
         self.ts_column = self.plan.source("ts")
-        self.sql, self.params = events_sql(self.plan, shape, file=self.file, timezone=timezone)
+        self.queries = events_sql(self.plan, shape, file=self.file, timezone=timezone)
 
     def stage(self, staging: Staging, progress: ImportProgress) -> None:
         """Read the file, batch by batch, into the staged events (and links)."""
         if self.format is Format.csv:
-            self._csv(staging, progress, self.layout, self.sql, self.params)
+            self._csv(progress, self.layout, lambda table: staging.stage_events(self.file_idx, self.queries,
+                                                                                 {"_bj_batch": table}))
         elif self.format is Format.parquet:
-            self._run(staging, progress, parquet.batches(self.path), self.sql, self.params)
+            try:
+                staging.stage_events(self.file_idx, self.queries)
+            except StoreError as exc:
+                raise ImportFormatError(f"{self.file}: cannot read the Parquet data: {exc.message}",
+                                        field="file") from exc
+            progress.advanced(self.total or 0)
         else:
             links, link_params = links_sql(file_idx=self.file_idx, timezone=self.timezone)
             for kind, batch in self.reader.read():
                 if kind == "events":
-                    staging.stage_events(self.file_idx, self.sql, self.params, batch.table)
+                    staging.stage_events(self.file_idx, self.queries, {"_bj_batch": batch.table})
                 else:
                     staging.stage(links, link_params, batch.table)
                 progress.advanced(batch.done)
@@ -135,9 +143,12 @@ class SpendSource(Source):
 
     def stage(self, staging: Staging, progress: ImportProgress) -> None:
         """Read the file into the staged spend rows."""
+        def stage(table: pa.Table) -> None:
+            staging.stage(self.sql, self.params, table)
+
         if self.format is Format.csv:
-            self._csv(staging, progress, self.layout, self.sql, self.params)
+            self._csv(progress, self.layout, stage)
         elif self.format is Format.parquet:
-            self._run(staging, progress, parquet.batches(self.path), self.sql, self.params)
+            self._run(progress, parquet.batches(self.path), stage)
         else:
-            self._run(staging, progress, json_spend_batches(self.path), self.sql, self.params)
+            self._run(progress, json_spend_batches(self.path), stage)

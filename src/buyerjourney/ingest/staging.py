@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from buyerjourney.ingest.normalise import EventsSql
 from buyerjourney.ingest.rejects import Reject
 from buyerjourney.ingest.timestamps import NAIVE_REASON
 from buyerjourney.store import DuckDBStore
@@ -32,6 +33,25 @@ _REJECTED = " UNION ALL ".join(f"SELECT file_idx, seq, line, reason, raw FROM {n
                                for name in ("_bj_rejects", "_bj_links", "_bj_spend"))
 _PAGE = 50_000
 _EVENT_COLUMNS = "event_id, entity_id, anonymous_id, account_id, event, ts, properties"
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted (a sort and a compare: numpy's ``unique`` is far slower on uint64)."""
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    keep = np.empty(len(ordered), bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
+def contains_any(sorted_values: np.ndarray, candidates: np.ndarray) -> bool:
+    """True when any of ``candidates`` is in ``sorted_values``."""
+    if not len(sorted_values) or not len(candidates):
+        return False
+    at = np.minimum(np.searchsorted(sorted_values, candidates), len(sorted_values) - 1)
+    return bool((sorted_values[at] == candidates).any())
 
 
 @dataclass
@@ -68,15 +88,15 @@ class Staging:
         return self.tallies.setdefault(file_idx, Tally())
 
     # -- events -----------------------------------------------------------------------------------
-    def stage_events(self, file_idx: int, norm: str, params: dict[str, Any],
-                     tables: dict[str, pa.Table] | None = None) -> Tally:
-        """Normalise a relation of source rows (SQL ``norm``), keep its rejects, insert its good new rows.
+    def stage_events(self, file_idx: int, queries: EventsSql, tables: dict[str, pa.Table] | None = None) -> Tally:
+        """Normalise a relation of source rows (``queries``), keep its rejects, insert its good new rows.
 
         Three passes, all vectorised in DuckDB: a light one (id hashes, validity) that finds the rejects and
         the ids repeated inside the import, one that keeps the rejects (only when there are some), and the
         insert, which skips stored ids only when the store (or this import) can hold them.
         """
         tally = self.tally(file_idx)
+        norm, params = queries.full, queries.params
         flags = self.store.query(f"""
             WITH norm AS ({norm})
             SELECT reason IS NULL AS ok, hash(event_id) AS h, CASE WHEN reason = $naive THEN line END AS naive,
@@ -98,24 +118,25 @@ class Staging:
         if not good:
             return tally
         hashes = flags["h"].to_numpy(zero_copy_only=False)[ok]
-        unique = np.unique(hashes)
+        unique = sorted_unique(hashes)
         repeats = len(unique) < len(hashes)
-        overlap = bool(self._seen.size) and bool(np.isin(unique, self._seen, assume_unique=True).any())
+        overlap = contains_any(self._seen, unique)
         stored = self.store_had_events or overlap
         pairs = flags["pair"].filter(pc.is_valid(flags["pair"])).to_numpy(zero_copy_only=False)
         if stored or repeats:
             pairs = self._new_pairs(norm, params, tables, stored)
         where = "NOT EXISTS (SELECT 1 FROM events_raw r WHERE r.event_id = s.event_id)" if stored else "true"
         first_only = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY seq) = 1" if repeats else ""
+        valid = "reason IS NULL" if bad else "true"
         inserted = self.store.run(f"""
-            INSERT INTO events_raw WITH norm AS ({norm})
+            INSERT INTO events_raw WITH norm AS ({norm if bad else queries.clean})
             SELECT {_EVENT_COLUMNS} FROM (
-                SELECT seq, {_EVENT_COLUMNS} FROM norm s WHERE reason IS NULL AND {where} {first_only})""",
+                SELECT seq, {_EVENT_COLUMNS} FROM norm s WHERE {valid} AND {where} {first_only})""",
                                   params, tables)[0][0]
         tally.inserted += inserted
         tally.duplicates += good - inserted
-        tally.pairs = np.union1d(tally.pairs, pairs.astype(np.uint64))
-        self._seen = np.union1d(self._seen, unique)
+        tally.pairs = sorted_unique(np.concatenate([tally.pairs, pairs.astype(np.uint64)]))
+        self._seen = sorted_unique(np.concatenate([self._seen, unique]))
         return tally
 
     def _new_pairs(self, norm: str, params: dict[str, Any], tables: dict[str, pa.Table] | None,
@@ -253,7 +274,7 @@ class Staging:
                                   tables={"conflicts": table})
         kept, refused = (hashed[c].to_numpy(zero_copy_only=False).astype(np.uint64) for c in ("a", "b"))
         for file_idx, tally in self.tallies.items():
-            hits = int((np.isin(kept, tally.pairs) | np.isin(refused, tally.pairs)).sum())
+            hits = sum(contains_any(tally.pairs, np.array(pair, np.uint64)) for pair in zip(kept, refused, strict=True))
             if hits:
                 found[file_idx] = found.get(file_idx, 0) + hits
         return found
