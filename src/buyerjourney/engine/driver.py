@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from buyerjourney.engine.kernel import run_general, run_plain, run_unordered
+from buyerjourney.engine.kernel import run_general_all, run_plain_all, run_unordered
 from buyerjourney.engine.kernel_dp import INF
 from buyerjourney.engine.kernel_dp import STRICT as STRICT_FLAG
 from buyerjourney.engine.query import FunnelQuery
@@ -35,11 +35,18 @@ class KernelOutput:
     latest_us: int | None  # the latest event time scanned
 
     @classmethod
-    def empty(cls, entities: int, n: int) -> KernelOutput:
-        """Zeroed outputs for ``entities`` entities (level 0, no chain)."""
+    def empty(cls, entities: int, n: int, fill: bool = True) -> KernelOutput:
+        """Zeroed outputs for ``entities`` entities (level 0, no chain). With ``fill=False`` the chains are
+        left uninitialised: the caller sees every entity through the kernel, or calls :meth:`clear`."""
+        make = np.full if fill else (lambda shape, _value, dtype: np.empty(shape, dtype))
         return cls(np.zeros(entities, np.int8), np.zeros(entities, np.bool_), np.zeros(entities, np.int32),
-                   np.zeros(entities, np.uint32), np.full((entities, n), -INF, np.int64),
-                   np.full((entities, n), -1, np.int64), None)
+                   np.zeros(entities, np.uint32), make((entities, n), -INF, np.int64),
+                   make((entities, n), -1, np.int64), None)
+
+    def clear(self, index: np.ndarray) -> None:
+        """Reset the chains of the entities ``index`` to "no step filled"."""
+        self.chain_ts[index] = -INF
+        self.chain_row[index] = -1
 
 
 class Source:
@@ -72,17 +79,17 @@ def run_arrays(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, xmask: np.ndar
     only = np.zeros(0, np.int8)
     if query.is_plain:
         only = np.zeros(len(out.level), np.int8)
-        latest = run_plain(ent, ts, mask, rowid, n, window, out.level, out.conversions, out.chain_ts,
-                           out.chain_row, only)
+        run_plain_all(ent, ts, mask, rowid, query.n, query.window * US, out.level, out.conversions, out.chain_ts,
+                      out.chain_row, only)
         if not only.any():
-            return int(latest)
+            return int(ts.max())
     params = np.array([-1 if s.within is None else s.within * US for s in query.steps], np.int64)
     exr = np.array([[x.from_step for x in query.exclusions], [x.to_step for x in query.exclusions]],
                    np.int64).reshape(2, len(query.exclusions))
     sflag = np.int64(STRICT_FLAG if query.order == "strict" else 0)
-    return int(run_general(ent, ts, mask, xmask, rowid, n, window, params, np.int64(query.optional_mask), sflag,
-                           exr, only, out.level, out.excluded, out.conversions, out.optional, out.chain_ts,
-                           out.chain_row))
+    run_general_all(ent, ts, mask, xmask, rowid, query.n, query.window * US, params, query.optional_mask, sflag,
+                    exr, only, out.level, out.excluded, out.conversions, out.optional, out.chain_ts, out.chain_row)
+    return int(ts.max())
 
 
 def _ro(a: np.ndarray, dtype: type) -> np.ndarray:

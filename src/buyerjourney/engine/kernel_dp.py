@@ -10,7 +10,9 @@ Deadlines: for an exclusion (i, j) a chain that filled step i at ``t_i`` is inva
 event lies strictly between ``t_i`` and ``t_j`` (or ``t_1 + window`` if it never reaches j): the
 state keeps ``D = first excluded time strictly after t_i`` and step j may only be filled at ``T <= D``.
 
-Layout (no array views in the hot loops: numba reference-counts every view): a state is one row of
+Speed: compiled without numba's reference counting (``_nrt=False``; it would count every array passed
+around, costing more than the search itself), the hot helpers inlined, nothing sliced, and the arrays
+allocated by the caller. Layout: a state is one row of
 ``pool`` / ``cand``: ``[step, start, last, D_0 .. D_{E-1}, w_0 .. w_{n-1}]`` where ``w`` are the
 positions of the events filling each step (-1: not filled), kept when the lexicographic order matters.
 """
@@ -29,7 +31,7 @@ ASSIGN, OWNER, PREV, QUEUE, SEEN, BLOCKED, TMP = 0, 1, 2, 3, 4, 5, 6
 G_OR, G_NZ, G_MULTI, G_FIRST, R_LEVEL, R_FOUND, R_DONE, GPOS = 0, 1, 2, 3, 4, 5, 6, 7
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, _nrt=False, inline="always")
 def lowest_step(bits: np.int64) -> np.int64:
     """1-based index of the lowest set bit."""
     k = np.int64(1)
@@ -39,7 +41,7 @@ def lowest_step(bits: np.int64) -> np.int64:
     return k
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False, inline="always")
 def key_cmp(a: np.ndarray, ia: np.int64, oa: np.int64, b: np.ndarray, ib: np.int64, ob: np.int64,
             ts: np.ndarray, n: np.int64) -> np.int64:
     """Compare the chains in rows ``a[ia]`` and ``b[ib]`` (positions from columns ``oa`` and ``ob``):
@@ -61,7 +63,7 @@ def key_cmp(a: np.ndarray, ia: np.int64, oa: np.int64, b: np.ndarray, ib: np.int
     return np.int64(0)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def match_group(steps: np.int64, mask: np.ndarray, i: np.int64, j: np.int64, scratch: np.ndarray,
                 arow: np.int64) -> bool:
     """Can the steps in ``steps`` be filled by distinct events of positions [i, j) (not blocked)?
@@ -110,7 +112,7 @@ def match_group(steps: np.int64, mask: np.ndarray, i: np.int64, j: np.int64, scr
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def _fits(steps: np.int64, mask: np.ndarray, i: np.int64, j: np.int64, scratch: np.ndarray, n: np.int64,
           arow: np.int64) -> bool:
     for kk in range(n):
@@ -118,7 +120,7 @@ def _fits(steps: np.int64, mask: np.ndarray, i: np.int64, j: np.int64, scratch: 
     return match_group(steps, mask, i, j, scratch, arow)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def _lex_assign(steps: np.int64, mask: np.ndarray, i: np.int64, j: np.int64, scratch: np.ndarray,
                 n: np.int64) -> None:
     """The assignment of a fitting set of steps with the smallest positions, step by step in order."""
@@ -137,7 +139,7 @@ def _lex_assign(steps: np.int64, mask: np.ndarray, i: np.int64, j: np.int64, scr
         scratch[BLOCKED, q] = 0
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, _nrt=False, inline="always")
 def at_least_as_good(a: np.ndarray, ia: np.int64, b: np.ndarray, ib: np.int64, ts: np.ndarray, n: np.int64,
                      flags: np.int64, E: np.int64, exr: np.ndarray, target: np.int64) -> bool:
     """Is state ``a[ia]`` at least as good as ``b[ib]`` (same step) for every future, and no later in order?
@@ -161,7 +163,7 @@ def at_least_as_good(a: np.ndarray, ia: np.int64, b: np.ndarray, ib: np.int64, t
     return (flags & LEX) == 0 or key_cmp(a, ia, 3 + E, b, ib, 3 + E, ts, n) <= 0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _scan_instant(i: np.int64, hi: np.int64, ts: np.ndarray, mask: np.ndarray, n: np.int64,
                   misc: np.ndarray) -> np.int64:
     """The instant starting at ``i``: returns its end and fills the G_* slots (and GPOS when needed)."""
@@ -197,7 +199,7 @@ def _scan_instant(i: np.int64, hi: np.int64, ts: np.ndarray, mask: np.ndarray, n
     return j
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _within_ok(steps: np.int64, k: np.int64, T: np.int64, p: np.int64, params: np.ndarray) -> bool:
     """The first step filled at T (the others follow it at once) keeps its within bound to p."""
     if k == 0:
@@ -206,7 +208,7 @@ def _within_ok(steps: np.int64, k: np.int64, T: np.int64, p: np.int64, params: n
     return params[f - 1] < 0 or T - p <= params[f - 1]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _extend(entry: np.int64, i: np.int64, j: np.int64, lo: np.int64, prev_t: np.int64, ts: np.ndarray,
             mask: np.ndarray, n: np.int64, W: np.int64, params: np.ndarray, reqmask: np.int64, flags: np.int64,
             E: np.int64, exr: np.ndarray, nx: np.ndarray, target: np.int64, pool: np.ndarray, cand: np.ndarray,
@@ -274,7 +276,7 @@ def _extend(entry: np.int64, i: np.int64, j: np.int64, lo: np.int64, prev_t: np.
     return nc
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _new_state(entry: np.int64, k: np.int64, k2: np.int64, s: np.int64, T: np.int64, i: np.int64, lo: np.int64,
                steps: np.int64, n: np.int64, W: np.int64, flags: np.int64, E: np.int64, exr: np.ndarray,
                nx: np.ndarray, target: np.int64, pool: np.ndarray, cand: np.ndarray, nc: np.int64,
@@ -339,7 +341,7 @@ def _new_state(entry: np.int64, k: np.int64, k2: np.int64, s: np.int64, T: np.in
     return nc + 1 if keep else nc
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _merge(m: np.int64, nc: np.int64, T: np.int64, W: np.int64, ts: np.ndarray, n: np.int64, flags: np.int64,
            E: np.int64, exr: np.ndarray, target: np.int64, pool: np.ndarray, cand: np.ndarray) -> np.int64:
     """Drop pool states that cannot grow after instant T, add the candidates no state beats (dropping the
@@ -378,19 +380,16 @@ def _merge(m: np.int64, nc: np.int64, T: np.int64, W: np.int64, ts: np.ndarray, 
     return m
 
 
-@njit(cache=True, nogil=True)
-def new_workspace(cap: np.int64, n: np.int64, E: np.int64, maxg: np.int64
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Arrays the search reuses from entity to entity: (pool of ``cap`` states, ``cap * n`` candidates,
-    matching scratch for instants of up to ``maxg`` events, misc slots)."""
+def new_workspace(cap: int, n: int, E: int, maxg: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Arrays the search reuses from entity to entity (allocated here, in Python: the compiled search runs
+    without numba's reference counting): (pool of ``cap`` states, ``cap * n`` candidates, matching
+    scratch for instants of up to ``maxg`` events, misc slots)."""
     width = 3 + E + n
-    scratch = np.empty((7, maxg + n + 1), np.int64)
-    scratch[BLOCKED, :] = 0
-    return (np.empty((cap, width), np.int64), np.empty((cap * n, width), np.int64), scratch,
-            np.zeros(GPOS + n, np.int64))
+    return (np.empty((cap, width), np.int64), np.empty((cap * n, width), np.int64),
+            np.zeros((7, maxg + n + 1), np.int64), np.zeros(GPOS + n, np.int64))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False, inline="always")
 def chain_search(lo: np.int64, hi: np.int64, ts: np.ndarray, mask: np.ndarray, n: np.int64, W: np.int64,
                  params: np.ndarray, reqmask: np.int64, flags: np.int64, exr: np.ndarray, nx: np.ndarray,
                  target: np.int64, best: np.ndarray, ws: tuple) -> tuple[np.int64, bool, np.int64, bool]:
@@ -453,10 +452,9 @@ def chain_search(lo: np.int64, hi: np.int64, ts: np.ndarray, mask: np.ndarray, n
     return misc[R_LEVEL], misc[R_FOUND] != 0, conv, True
 
 
-@njit(cache=True, nogil=True)
-def next_excluded(lo: np.int64, hi: np.int64, ts: np.ndarray, xmask: np.ndarray, E: np.int64) -> np.ndarray:
+@njit(cache=True, nogil=True, _nrt=False)
+def next_excluded(lo: np.int64, hi: np.int64, ts: np.ndarray, xmask: np.ndarray, E: np.int64, nx: np.ndarray) -> None:
     """``nx[e, q - lo]`` = the first time of an event of exclusion e strictly after ``ts[q]`` (INF if none)."""
-    nx = np.empty((max(E, np.int64(1)), hi - lo), np.int64)
     for e in range(E):
         nxt = INF
         q = hi - 1
@@ -471,4 +469,3 @@ def next_excluded(lo: np.int64, hi: np.int64, ts: np.ndarray, xmask: np.ndarray,
                 if (np.int64(xmask[x]) >> e) & 1:
                     nxt = ts[x]
             q = r - 1
-    return nx

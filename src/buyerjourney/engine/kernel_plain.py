@@ -10,7 +10,8 @@ the first valid completion is the earliest-ending complete chain; counting it an
 start up to that instant, then going on, gives the most chains one after another.
 
 Several events at one instant fill consecutive steps in any order; when one of them matches several
-steps, which fills which is a matching, and such an entity goes to the exact search instead.
+steps, which fills which is a matching, and such an entity goes to the exact search instead. One event
+alone matching several steps (a funnel repeating an event) moves each block once, steps descending.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ _DEBRUIJN = (0, 1, 28, 2, 29, 14, 24, 3, 30, 22, 20, 15, 25, 17, 4, 8, 31, 27, 1
 LEVEL, BEST, CONV, RESET_T = 0, 1, 2, 3
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, _nrt=False, inline="always")
 def ctz(m: np.int64) -> np.int64:
     """Index of the lowest set bit of a non-zero 32-bit mask."""
     return np.int64(_DEBRUIJN[(((m & -m) * np.int64(0x077CB531)) >> 27) & 31])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def _step(k: np.int64, t: np.int64, W: np.int64, n: np.int64, st_s: np.ndarray, f: np.ndarray,
           sv: np.ndarray) -> None:
     """Step k reached at t by the block waiting for it (the state in ``sv``: level, best, conv, reset time)."""
@@ -49,7 +50,7 @@ def _step(k: np.int64, t: np.int64, W: np.int64, n: np.int64, st_s: np.ndarray, 
     f[k] = b
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _first_inside(st_s: np.ndarray, lo_i: np.int64, hi_i: np.int64, since: np.int64) -> np.int64:
     """First start in [lo_i, hi_i] at or after ``since`` (starts are sorted; hi_i qualifies)."""
     while lo_i < hi_i:
@@ -61,7 +62,7 @@ def _first_inside(st_s: np.ndarray, lo_i: np.int64, hi_i: np.int64, since: np.in
     return lo_i
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def _instant(i: np.int64, hi: np.int64, ts: np.ndarray, mask: np.ndarray, n: np.int64, W: np.int64,
              st_s: np.ndarray, st_pos: np.ndarray, f: np.ndarray, sv: np.ndarray) -> np.int64:
     """Several events at one instant (from i): returns the instant's end, or -1 if one matches several steps."""
@@ -91,44 +92,24 @@ def _instant(i: np.int64, hi: np.int64, ts: np.ndarray, mask: np.ndarray, n: np.
     return j
 
 
-@njit(cache=True, nogil=True)
-def _multi(i: np.int64, m: np.int64, n: np.int64, W: np.int64, t: np.int64, st_s: np.ndarray, st_pos: np.ndarray,
-           f: np.ndarray, sv: np.ndarray) -> None:
-    """One event matching several steps: each chain uses it once, so the steps go in descending order."""
-    k = n
-    while k >= 1:
-        if (m >> (k - 1)) & 1:
-            if k > 1:
-                _step(k, t, W, n, st_s, f, sv)
-            elif sv[RESET_T] != t:
-                st_s[f[0]] = t
-                st_pos[f[0]] = i
-                f[0] += 1
-                _step(k, t, W, n, st_s, f, sv)
-        k -= 1
-
-
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def run_plain(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, rowid: np.ndarray, n: np.int64, W: np.int64,
               out_level: np.ndarray, out_conv: np.ndarray, out_ts: np.ndarray, out_row: np.ndarray,
-              fallback: np.ndarray) -> np.int64:
+              fallback: np.ndarray, st_s: np.ndarray, st_pos: np.ndarray, f: np.ndarray, chain: np.ndarray,
+              stack: np.ndarray, sv: np.ndarray) -> None:
     """Plain ordered funnels, linear in events. Sets ``fallback[ent] = 1`` for the entities that need the
-    exact search (an instant with several events, one of them matching several steps). Returns max ts."""
+    exact search (an instant with several events, one of them matching several steps).
+
+    Scratch from the caller (compiled without reference counting): ``st_s``, ``st_pos`` (rows + 1),
+    ``f`` (n + 1), ``chain`` and ``stack`` (n), ``sv`` (4).
+    """
     N = ts.shape[0]
-    st_s = np.empty(N + 1, np.int64)
-    st_pos = np.empty(N + 1, np.int64)
-    f = np.empty(n + 1, np.int64)
-    chain = np.empty(n, np.int64)
-    sv = np.empty(4, np.int64)
-    latest = -INF
     lo = np.int64(0)
     while lo < N:
         e = ent[lo]
         hi = lo + 1
         while hi < N and ent[hi] == e:
             hi += 1
-        if ts[hi - 1] > latest:
-            latest = ts[hi - 1]
         for k in range(n + 1):
             f[k] = 0
         level = np.int64(0)
@@ -151,10 +132,33 @@ def run_plain(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, rowid: np.ndarr
             i += 1
             if m == 0:
                 continue
-            if (m & (m - 1)) != 0:
-                sv[LEVEL], sv[BEST], sv[CONV], sv[RESET_T] = level, best, conv, reset_t
-                _multi(i - 1, m, n, W, t, st_s, st_pos, f, sv)
-                level, best, conv, reset_t = sv[LEVEL], sv[BEST], sv[CONV], sv[RESET_T]
+            if (m & (m - 1)) != 0:  # one event, several steps: each chain uses it once, steps descending
+                nb = 0
+                while m != 0:
+                    stack[nb] = ctz(m) + 1
+                    nb += 1
+                    m &= m - 1
+                while nb > 0:
+                    nb -= 1
+                    k = stack[nb]
+                    if k == 1:
+                        if t == reset_t:
+                            continue
+                        st_s[f[0]] = t
+                        st_pos[f[0]] = i - 1
+                        f[0] += 1
+                    b = f[k - 1]
+                    if (k > level or k == n) and b > f[k] and st_s[b - 1] >= t - W:
+                        if k > level:
+                            best = _first_inside(st_s, f[k], b - 1, t - W)
+                            level = k
+                        if k == n:
+                            conv += 1
+                            for x in range(1, n + 1):
+                                f[x] = f[0]
+                            reset_t = t
+                            continue
+                    f[k] = b
                 continue
             k = ctz(m) + 1
             if k == 1:
@@ -210,4 +214,13 @@ def run_plain(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, rowid: np.ndarr
                 out_ts[e, k] = -INF
                 out_row[e, k] = -1
         lo = hi
-    return latest
+
+
+def run_plain_all(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, rowid: np.ndarray, n: int, W: int,
+                  out_level: np.ndarray, out_conv: np.ndarray, out_ts: np.ndarray, out_row: np.ndarray,
+                  fallback: np.ndarray) -> None:
+    """:func:`run_plain` with its scratch arrays."""
+    rows = len(ts) + 1
+    run_plain(ent, ts, mask, rowid, np.int64(n), np.int64(W), out_level, out_conv, out_ts, out_row, fallback,
+              np.empty(rows, np.int64), np.empty(rows, np.int64), np.empty(n + 1, np.int64), np.empty(n, np.int64),
+              np.empty(max(n, 32), np.int64), np.empty(4, np.int64))

@@ -27,7 +27,7 @@ from buyerjourney.ingest.formats import RAW_EXCERPT, open_binary
 from buyerjourney.ingest.mapping import unique_names
 
 _DELIMITERS = (",", ";", "\t", "|")
-_BLOCK = 16 << 20
+_BLOCK = 64 << 20
 _CAREFUL_ROWS = 50_000
 csv.field_size_limit(1 << 30)  # fields over FIELD_CAP are rejected by the importer, with their line
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
-from buyerjourney.errors import InputError
+from buyerjourney.errors import ImportFormatError, InputError
 from buyerjourney.ingest.mapping import MappingOptions
 from buyerjourney.ingest.progress import ImportProgress, NullProgress
 from buyerjourney.ingest.rejects import write_rejects
@@ -17,6 +19,8 @@ from buyerjourney.ingest.staging import Staging
 from buyerjourney.ingest.timestamps import check_timezone, naive_error
 from buyerjourney.store import DuckDBStore
 from buyerjourney.store.identity import IdentityConflict
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,10 @@ def import_files(store: DuckDBStore, paths: Sequence[str | Path], options: Impor
     if options.rejects is not None and not options.rejects.parent.exists():
         raise InputError(f"cannot write rejects to {options.rejects}: no folder {options.rejects.parent}",
                          field="rejects")
-    sources: list[Source] = [EventSource(Path(p), i, mapping, timezone) for i, p in enumerate(paths)]
-    sources += [SpendSource(Path(p), len(sources) + i) for i, p in enumerate(options.spend)]
+    sources: list[Source] = [_unbroken(Path(p), lambda p=p, i=i: EventSource(Path(p), i, mapping, timezone))
+                             for i, p in enumerate(paths)]
+    sources += [_unbroken(Path(p), lambda p=p, i=i: SpendSource(Path(p), len(paths) + i))
+                for i, p in enumerate(options.spend)]
     files = [s.file for s in sources]
     staging: Staging | None = None
     try:
@@ -95,12 +101,20 @@ def _read_all(sources: list[Source], staging: Staging, progress: ImportProgress,
     """Stage every file; refuse naive timestamps (no time zone given) as soon as a file shows one."""
     for source in sources:
         progress.file_started(f"{source.kind} {source.path.name}", source.total)
-        source.stage(staging, progress)
+        _unbroken(source.path, lambda source=source: source.stage(staging, progress))
         progress.file_finished()
         naive = staging.first_naive()
         if naive and timezone is None:
             first = min(naive)
             raise naive_error(sources[first].file, sources[first].ts_column, naive[first])
+
+
+def _unbroken(path: Path, read: Callable[[], T]) -> T:
+    """Run ``read``; a file that breaks while being read (truncated gzip, I/O error) becomes ImportFormatError."""
+    try:
+        return read()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ImportFormatError(f"{path}: cannot read the file: {exc}", field="file") from exc
 
 
 def _known_conflicts(store: DuckDBStore) -> set[tuple[str, str, str]]:

@@ -25,9 +25,6 @@ _NUM_JSON = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?"
 #: The event id: the source's, or one derived from the content (the payload of events.content_event_id).
 _EVENT_ID = ("coalesce(event_id, 'h:' || left(md5(concat_ws(chr(31), coalesce(entity_id, ''), "
              "coalesce(anonymous_id, ''), event, CAST(epoch_us(ts) AS VARCHAR), coalesce(properties, ''))), 24))")
-#: Columns of a normalised events batch, in order.
-NORMALISED_COLUMNS = ("seq", "line", "reason", "raw", "event_id", "entity_id", "anonymous_id", "account_id",
-                      "event", "ts", "properties")
 
 
 @dataclass
@@ -122,7 +119,10 @@ def parquet_source(path: str, columns: int, p: Params) -> str:
 
 def events_sql(plan: ColumnPlan, shape: SourceShape, *, file: str, timezone: str | None,
                source: str = "_bj_batch", params: Params | None = None) -> EventsSql:
-    """``SELECT …`` normalising every row of ``source``: :data:`NORMALISED_COLUMNS`, ``reason`` set on bad rows.
+    """``SELECT …`` normalising every row of ``source``: ``seq, line, reason, raw`` then the event columns.
+
+    Valid rows have ``reason`` NULL and the event contract's columns filled (``event_id`` derived from the
+    content where the source had none); rejected rows have ``reason`` and ``raw`` (their cells, cut short).
 
     ``params`` holds placeholders already used in ``source`` (see :func:`parquet_source`).
     """

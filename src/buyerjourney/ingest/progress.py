@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 from rich.console import Console
@@ -81,3 +84,26 @@ class RichProgress:
         if self._phase is not None:
             self.bar.update(self._phase, total=1, completed=1)
         self._phase = self.bar.add_task(text, total=None)
+
+
+@contextmanager
+def polled(read: Callable[[], float], report: Callable[[float], None], every: float = 0.25) -> Iterator[None]:
+    """While the block runs, call ``report(read())`` every ``every`` seconds from a helper thread.
+
+    For one long statement (a Parquet file read by DuckDB in one go): ``read`` is the store's query progress.
+    """
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every):
+            value = read()
+            if value >= 0:
+                report(value)
+
+    thread = threading.Thread(target=loop, name="buyerjourney-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

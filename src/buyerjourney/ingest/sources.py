@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from buyerjourney.ingest.formats import Format, detect_format
 from buyerjourney.ingest.jsonl import JsonReader
 from buyerjourney.ingest.mapping import CONTRACT, ColumnPlan, KeyPlan, MappingOptions, plan_columns
 from buyerjourney.ingest.normalise import Params, SourceShape, events_sql, links_sql, parquet_source
-from buyerjourney.ingest.progress import ImportProgress
+from buyerjourney.ingest.progress import ImportProgress, polled
 from buyerjourney.ingest.spend import SPEND_FIELDS, SpendPlan, json_spend_batches, plan_spend, spend_sql
 from buyerjourney.ingest.staging import Staging
 from buyerjourney.ingest.timestamps import naive_error
@@ -103,8 +104,14 @@ class EventSource(Source):
             self._csv(progress, self.layout, lambda table: staging.stage_events(self.file_idx, self.queries,
                                                                                  {"_bj_batch": table}))
         elif self.format is Format.parquet:
+            total = self.total or 0
+
+            def watch(start: float, end: float) -> AbstractContextManager[None]:
+                return polled(staging.store.query_progress,
+                              lambda percent: progress.advanced(int(total * (start + (end - start) * percent / 100))))
+
             try:
-                staging.stage_events(self.file_idx, self.queries)
+                staging.stage_events(self.file_idx, self.queries, watch=watch)
             except StoreError as exc:
                 raise ImportFormatError(f"{self.file}: cannot read the Parquet data: {exc.message}",
                                         field="file") from exc

@@ -8,7 +8,8 @@ all in :meth:`DuckDBStore.transaction`, so a file that proves unreadable half-wa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,16 +89,20 @@ class Staging:
         return self.tallies.setdefault(file_idx, Tally())
 
     # -- events -----------------------------------------------------------------------------------
-    def stage_events(self, file_idx: int, queries: EventsSql, tables: dict[str, pa.Table] | None = None) -> Tally:
+    def stage_events(self, file_idx: int, queries: EventsSql, tables: dict[str, pa.Table] | None = None,
+                     watch: Callable[[float, float], AbstractContextManager[None]] | None = None) -> Tally:
         """Normalise a relation of source rows (``queries``), keep its rejects, insert its good new rows.
 
         Three passes, all vectorised in DuckDB: a light one (id hashes, validity) that finds the rejects and
         the ids repeated inside the import, one that keeps the rejects (only when there are some), and the
-        insert, which skips stored ids only when the store (or this import) can hold them.
+        insert, which skips stored ids only when the store (or this import) can hold them. ``watch(start, end)``
+        wraps a long statement that covers that share of the work (progress).
         """
+        watch = watch or (lambda _start, _end: nullcontext())
         tally = self.tally(file_idx)
         norm, params = queries.full, queries.params
-        flags = self.store.query(f"""
+        with watch(0.0, 0.3):
+            flags = self.store.query(f"""
             WITH norm AS ({norm})
             SELECT reason IS NULL AS ok, hash(event_id) AS h, CASE WHEN reason = $naive THEN line END AS naive,
                    CASE WHEN reason IS NULL AND anonymous_id IS NOT NULL AND entity_id IS NOT NULL
@@ -128,11 +133,12 @@ class Staging:
         where = "NOT EXISTS (SELECT 1 FROM events_raw r WHERE r.event_id = s.event_id)" if stored else "true"
         first_only = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY seq) = 1" if repeats else ""
         valid = "reason IS NULL" if bad else "true"
-        inserted = self.store.run(f"""
-            INSERT INTO events_raw WITH norm AS ({norm if bad else queries.clean})
-            SELECT {_EVENT_COLUMNS} FROM (
-                SELECT seq, {_EVENT_COLUMNS} FROM norm s WHERE {valid} AND {where} {first_only})""",
-                                  params, tables)[0][0]
+        with watch(0.3, 1.0):
+            inserted = self.store.run(f"""
+                INSERT INTO events_raw WITH norm AS ({norm if bad else queries.clean})
+                SELECT {_EVENT_COLUMNS} FROM (
+                    SELECT seq, {_EVENT_COLUMNS} FROM norm s WHERE {valid} AND {where} {first_only})""",
+                                      params, tables)[0][0]
         tally.inserted += inserted
         tally.duplicates += good - inserted
         tally.pairs = sorted_unique(np.concatenate([tally.pairs, pairs.astype(np.uint64)]))

@@ -264,6 +264,10 @@ class DuckDBStore:
             for name in registered:
                 self.con.unregister(name)
 
+    def query_progress(self) -> float:
+        """Percent done of the statement running on this store (-1 when none); safe from another thread."""
+        return float(self.con.query_progress())
+
     def mark_changed(self) -> None:
         """Note that events or identities were written by a bulk path, so :meth:`refresh` must run."""
         self._set_meta("dirty", "1")
