@@ -121,6 +121,8 @@ def test_missing_file_names_it_and_changes_nothing(store, tmp_path):
     ("noevent.csv", b"entity_id,ts\nann,2024-01-01T00:00:00Z\n", "no 'event' column"),
     ("nots.csv", b"entity_id,event\nann,visit\n", "no 'ts' column"),
     ("noid.csv", b"event,ts\nvisit,2024-01-01T00:00:00Z\n", "no 'entity_id'"),
+    ("cut.jsonl.gz", b"\x1f\x8b\x08\x00", "cannot read"),
+    ("cut.csv.gz", b"\x1f\x8b\x08\x00", "cannot read"),
 ])
 def test_unreadable_file_refuses_the_whole_import(store, tmp_path, name, content, match):
     good = tmp_path / "good.csv"

@@ -99,10 +99,11 @@ def _output(entities: pa.Array, out: KernelOutput, query: FunnelQuery, table: pa
             rowid: np.ndarray) -> pa.RecordBatch:
     n = query.n
     count = len(out.level)
-    valid = out.chain_row >= 0
+    chain_ts, chain_row = out.chains()
+    valid = chain_row >= 0
     offsets = pa.array(np.arange(0, (count + 1) * n, n, dtype=np.int32))
-    flat_ts = pa.array(np.where(valid, out.chain_ts, 0).ravel(), pa.int64(), mask=~valid.ravel()).cast(_TS)
-    flat_row = pa.array(out.chain_row.ravel(), pa.int64(), mask=~valid.ravel())
+    flat_ts = pa.array(np.where(valid, chain_ts, 0).ravel(), pa.int64(), mask=~valid.ravel()).cast(_TS)
+    flat_row = pa.array(chain_row.ravel(), pa.int64(), mask=~valid.ravel())
     columns = {
         "entity": entities,
         "level": pa.array(out.level, pa.int8()),
@@ -114,7 +115,7 @@ def _output(entities: pa.Array, out: KernelOutput, query: FunnelQuery, table: pa
     }
     if "event_id" in table.column_names:
         order = np.argsort(rowid, kind="stable")
-        at = np.searchsorted(rowid[order], out.chain_row.ravel())
+        at = np.searchsorted(rowid[order], chain_row.ravel())
         where = np.where(valid.ravel(), order[np.minimum(at, len(order) - 1)], 0)
         ids = table.column("event_id").combine_chunks().take(pa.array(where))
         ids = pc.if_else(pa.array(valid.ravel()), ids, pa.nulls(len(ids), ids.type))

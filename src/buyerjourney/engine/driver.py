@@ -30,23 +30,34 @@ class KernelOutput:
     excluded: np.ndarray  # bool
     conversions: np.ndarray  # int32
     optional: np.ndarray  # uint32: optional steps (bit k-1) on one of the entity's best chains
-    chain_ts: np.ndarray  # int64 [entities, steps], microseconds; INF-negative where not filled
-    chain_row: np.ndarray  # int64 [entities, steps]; -1 where not filled
+    # The chosen chains, step-major ([steps, entities]) so that a many-step funnel only touches the memory
+    # of the steps entities reached. Defined for steps < level only: read them with step_ts / step_row.
+    chain_ts: np.ndarray  # int64 microseconds; -INF for a skipped (optional) step
+    chain_row: np.ndarray  # int64 event row id; -1 for a skipped step
     latest_us: int | None  # the latest event time scanned
 
     @classmethod
-    def empty(cls, entities: int, n: int, fill: bool = True) -> KernelOutput:
-        """Zeroed outputs for ``entities`` entities (level 0, no chain). With ``fill=False`` the chains are
-        left uninitialised: the caller sees every entity through the kernel, or calls :meth:`clear`."""
-        make = np.full if fill else (lambda shape, _value, dtype: np.empty(shape, dtype))
+    def empty(cls, entities: int, n: int) -> KernelOutput:
+        """Outputs for ``entities`` entities: level 0 (so no chain step is defined)."""
         return cls(np.zeros(entities, np.int8), np.zeros(entities, np.bool_), np.zeros(entities, np.int32),
-                   np.zeros(entities, np.uint32), make((entities, n), -INF, np.int64),
-                   make((entities, n), -1, np.int64), None)
+                   np.zeros(entities, np.uint32), np.empty((n, entities), np.int64), np.empty((n, entities), np.int64),
+                   None)
 
-    def clear(self, index: np.ndarray) -> None:
-        """Reset the chains of the entities ``index`` to "no step filled"."""
-        self.chain_ts[index] = -INF
-        self.chain_row[index] = -1
+    def step_ts(self, k: int) -> np.ndarray:
+        """Time of each entity's chosen-chain event at step ``k`` (0-based); MISSING where not filled."""
+        return np.where(self.level > k, self.chain_ts[k], -INF)
+
+    def step_row(self, k: int) -> np.ndarray:
+        """Event row id of each entity's chosen-chain event at step ``k`` (0-based); -1 where not filled."""
+        return np.where(self.level > k, self.chain_row[k], -1)
+
+    def chains(self, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """([entities, steps] times, row ids) of the chosen chains, MISSING / -1 where not filled."""
+        level = self.level if index is None else self.level[index]
+        ts = self.chain_ts if index is None else self.chain_ts[:, index]
+        rows = self.chain_row if index is None else self.chain_row[:, index]
+        filled = np.arange(ts.shape[0])[:, None] < level[None, :]
+        return np.where(filled, ts, -INF).T, np.where(filled, rows, -1).T
 
 
 class Source:

@@ -122,14 +122,10 @@ def _scan(store: DuckDBStore, query: FunnelQuery, batch_size: int) -> Iterator[t
 
 
 @njit(cache=True, nogil=True)
-def is_clustered(ent: np.ndarray, ts: np.ndarray, seen: np.ndarray) -> bool:
-    """Entities non-decreasing, and time non-decreasing within each entity; marks ``seen[ent]``."""
+def is_clustered(ent: np.ndarray, ts: np.ndarray) -> bool:
+    """Entities non-decreasing, and time non-decreasing within each entity."""
     ok = True
-    if ent.shape[0]:
-        seen[ent[0]] = 1
     for q in range(1, ent.shape[0]):
-        if ent[q] != ent[q - 1]:
-            seen[ent[q]] = 1
         if ent[q] < ent[q - 1] or (ent[q] == ent[q - 1] and ts[q] < ts[q - 1]):
             ok = False
             break
@@ -181,16 +177,12 @@ def _in_background(items: Iterator[Any], depth: int = 8) -> Iterator[Any]:
 def run_store(store: DuckDBStore, query: FunnelQuery, batch_size: int = 1 << 21) -> tuple[KernelOutput, StoreSource]:
     """Run ``query`` over the store; every entity of the store gets a row (level 0 when it did nothing)."""
     entities = int(store.query("SELECT coalesce(max(entity_key) + 1, 0) AS n FROM entities").column(0)[0].as_py())
-    out = KernelOutput.empty(entities, query.n, fill=False)  # the kernel writes every entity it sees
-    seen = np.zeros(entities, np.int8)
+    out = KernelOutput.empty(entities, query.n)
     latest: int | None = None
     for chunk in carry_over(_in_background(_scan(store, query, batch_size))):
-        if not is_clustered(chunk[0], chunk[1], seen):
+        if not is_clustered(chunk[0], chunk[1]):
             raise StoreError("the store's events table is not clustered by (entity, time): refresh the store "
                              "(buyerjourney import does it)")
         latest = merge_latest(latest, run_arrays(*chunk, query, out))
-    unseen = np.flatnonzero(seen == 0)
-    if len(unseen):  # entities none of whose events the funnel reads
-        out.clear(unseen)
     out.latest_us = latest
     return out, StoreSource(store)

@@ -117,16 +117,17 @@ def _general_entity(lo: np.int64, hi: np.int64, ts: np.ndarray, mask: np.ndarray
 
 
 @njit(cache=True, nogil=True, _nrt=False)
-def _write_chain(e: np.int64, chain: np.ndarray, n: np.int64, ts: np.ndarray, rowid: np.ndarray,
+def _write_chain(e: np.int64, chain: np.ndarray, level: np.int64, ts: np.ndarray, rowid: np.ndarray,
                  out_ts: np.ndarray, out_row: np.ndarray) -> None:
-    for k in range(n):
+    """Steps 1..level of entity e's chain into the step-major outputs (later steps are left as they are)."""
+    for k in range(level):
         pos = chain[k]
         if pos >= 0:
-            out_ts[e, k] = ts[pos]
-            out_row[e, k] = rowid[pos]
+            out_ts[k, e] = ts[pos]
+            out_row[k, e] = rowid[pos]
         else:
-            out_ts[e, k] = -INF
-            out_row[e, k] = -1
+            out_ts[k, e] = -INF
+            out_row[k, e] = -1
 
 
 @njit(cache=True, nogil=True, _nrt=False)
@@ -165,7 +166,7 @@ def run_general(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, xmask: np.nda
             out_excl[e] = excluded
             out_conv[e] = conv
             out_opt[e] = opt
-            _write_chain(e, chain, n, ts, rowid, out_ts, out_row)
+            _write_chain(e, chain, level, ts, rowid, out_ts, out_row)
         lo = hi
     return np.int64(-1)
 
@@ -215,6 +216,6 @@ def run_unordered(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, rowid: np.n
         level, conv = unordered_entity(lo, hi, ts, mask, n, W, chain)
         out_level[e] = level
         out_conv[e] = conv
-        _write_chain(e, chain, n, ts, rowid, out_ts, out_row)
+        _write_chain(e, chain, level, ts, rowid, out_ts, out_row)
         lo = hi
     return latest

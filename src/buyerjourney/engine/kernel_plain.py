@@ -205,14 +205,10 @@ def run_plain(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, rowid: np.ndarr
                 chain[k - 1] = q
         out_level[e] = level
         out_conv[e] = conv
-        for k in range(n):
+        for k in range(level):  # step-major outputs; steps after the level are left untouched
             pos = chain[k]
-            if pos >= 0:
-                out_ts[e, k] = ts[pos]
-                out_row[e, k] = rowid[pos]
-            else:
-                out_ts[e, k] = -INF
-                out_row[e, k] = -1
+            out_ts[k, e] = ts[pos]
+            out_row[k, e] = rowid[pos]
         lo = hi
 
 

@@ -119,10 +119,8 @@ def attribution_column(result: FunnelResult, attribution: str) -> np.ndarray:
     level = result.out.level.astype(np.int64)
     if attribution == "first":
         return np.where(level >= 1, 0, -1)
-    if attribution == "last":
-        filled = result.out.chain_ts != MISSING
-        last = np.where(filled.any(axis=1), n - 1 - np.argmax(filled[:, ::-1], axis=1), -1)
-        return last
+    if attribution == "last":  # the level's step: a chain always fills the step it ends at
+        return level - 1
     if attribution.startswith("step:"):
         try:
             step = int(attribution.split(":", 1)[1])
@@ -130,7 +128,7 @@ def attribution_column(result: FunnelResult, attribution: str) -> np.ndarray:
             step = 0
         if not 1 <= step <= n:
             raise QueryError(f"attribution {attribution!r}: the step must be 1..{n}", field="attribution")
-        return np.where(result.out.chain_ts[:, step - 1] != MISSING, step - 1, -1)
+        return np.where(result.out.step_ts(step - 1) != MISSING, step - 1, -1)
     raise QueryError(f"attribution {attribution!r}: use first, last or step:N", field="attribution")
 
 
@@ -142,7 +140,10 @@ def breakdown_values(result: FunnelResult, prop: str, attribution: str) -> tuple
     if prop.startswith("entity:"):
         return index, result.source.entity_properties(prop.removeprefix("entity:"), index)
     column = attribution_column(result, attribution)[index]
-    rows = np.where(column >= 0, result.out.chain_row[index, np.maximum(column, 0)], -1)
+    rows = np.full(len(index), -1, np.int64)
+    for k in np.unique(column[column >= 0]).tolist():
+        here = column == k
+        rows[here] = result.out.step_row(k)[index[here]]
     found = result.source.events(rows)
     values = []
     for r in rows.tolist():
@@ -246,7 +247,7 @@ def trends(result: FunnelResult, period: str = "week", as_of: Any = None) -> lis
     entered = result.counted & (result.out.level >= 1)
     if not entered.any():
         return []
-    entry = result.out.chain_ts[entered, 0]
+    entry = result.out.step_ts(0)[entered]
     converted = result.reached_mask(final)[entered]
     starts = period_start(entry, period)
     now = _as_of_us(as_of, result)
@@ -280,7 +281,7 @@ class RevenueRow:
 def revenue(result: FunnelResult, prop: str = "revenue") -> list[RevenueRow]:
     """Sum / average of ``prop`` (numbers only; other values are ignored) per step's filling events."""
     n = result.query.n
-    per_step = [np.where(result.reached_mask(k), result.out.chain_row[:, k - 1], -1) for k in range(1, n + 1)]
+    per_step = [np.where(result.reached_mask(k), result.out.step_row(k - 1), -1) for k in range(1, n + 1)]
     found = result.source.events(np.concatenate(per_step) if per_step else np.zeros(0, np.int64))
     rows = []
     for k, rowids in enumerate(per_step, start=1):

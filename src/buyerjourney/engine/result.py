@@ -135,16 +135,15 @@ class FunnelResult:
         """Seconds between the chosen chain's ``from_step`` event (default: the previous filled step)
         and its ``step`` event, for the counted entities whose chain holds both."""
         self._check_step(step)
-        ts = self.out.chain_ts
-        here = ts[:, step - 1]
+        here = self.out.step_ts(step - 1)
         if from_step is None:
             before = np.full(len(here), readoffs.MISSING, np.int64)
             for k in range(step - 1, 0, -1):  # the previous *filled* step, row by row
-                col = ts[:, k - 1]
+                col = self.out.step_ts(k - 1)
                 before = np.where((before == readoffs.MISSING) & (col != readoffs.MISSING), col, before)
         else:
             self._check_step(from_step)
-            before = ts[:, from_step - 1]
+            before = self.out.step_ts(from_step - 1)
         ok = self.counted & (here != readoffs.MISSING) & (before != readoffs.MISSING)
         return (here[ok] - before[ok]) / US
 
@@ -206,7 +205,7 @@ class FunnelResult:
 
     def chain_events(self, index: np.ndarray | None = None) -> list[list[str | None]]:
         """The chosen chain's event ids per entity (``None`` for steps not filled)."""
-        rows = self.out.chain_row if index is None else self.out.chain_row[index]
+        rows = self.out.chains(index)[1]
         found = self.source.events(rows.ravel())
         return [[found[r][0] if r >= 0 and r in found else None for r in row] for row in rows.tolist()]
 
@@ -214,7 +213,7 @@ class FunnelResult:
     def table(self) -> pa.Table:
         """The per-entity result: entity_id, level, excluded, conversions, chosen chain times and event ids."""
         n = self.query.n
-        ts = self.out.chain_ts
+        ts = self.out.chains()[0]
         valid = ts != readoffs.MISSING
         flat_ts = pa.array(np.where(valid, ts, 0).ravel(), pa.int64(), mask=~valid.ravel()).cast(
             pa.timestamp("us", tz="UTC"))
