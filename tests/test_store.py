@@ -56,3 +56,13 @@ def test_schema_version_and_newer_store_refused(tmp_path):
 def test_missing_store_read_only(tmp_path):
     with pytest.raises(NotFoundError):
         DuckDBStore.open(tmp_path / "none.duckdb", read_only=True)
+
+
+def test_an_event_without_id_gets_the_same_id_from_a_file_and_from_records(store, tmp_path):
+    from buyerjourney.ingest import import_files
+
+    record = {"entity_id": "ann", "event": "visit", "ts": "2024-01-01T00:00:00Z"}
+    path = tmp_path / "one.csv"
+    path.write_text("entity_id,event,ts\nann,visit,2024-01-01T00:00:00Z\n")
+    import_files(store, [path])
+    assert store.append_events(events_table_from_records([record])).inserted == 0

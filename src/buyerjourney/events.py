@@ -74,9 +74,13 @@ WELL_KNOWN_PROPERTIES = (
 
 def content_event_id(entity_id: str | None, anonymous_id: str | None, event: str, ts_us: int,
                      properties_json: str | None) -> str:
-    """A stable id derived from an event's content, so re-importing the same row adds nothing."""
+    """A stable id derived from an event's content, so re-importing the same row adds nothing.
+
+    The same payload and hash as the file importers' SQL (``ingest.normalise``), so an event gets one id
+    whichever way it arrives.
+    """
     payload = "\x1f".join([entity_id or "", anonymous_id or "", event, str(ts_us), properties_json or ""])
-    return "h:" + hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
+    return "h:" + hashlib.md5(payload.encode(), usedforsecurity=False).hexdigest()[:24]
 
 
 def to_epoch_us(value: object, *, field: str = "ts") -> int:
