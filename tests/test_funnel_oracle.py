@@ -21,7 +21,7 @@ PROPS = [None, {"k": 1}, {"k": 2}, {"k": "1"}, {"k": True}, {"k": None}, {"k": "
 
 
 @st.composite
-def journeys(draw: Any, names: list[str] = NAMES + ["X"], max_events: int = 7) -> list[dict[str, Any]]:
+def journeys(draw: Any, names: tuple[str, ...] = (*NAMES, "X"), max_events: int = 7) -> list[dict[str, Any]]:
     events = []
     for entity in range(draw(st.integers(1, 3))):
         for i in range(draw(st.integers(0, max_events))):
@@ -88,7 +88,7 @@ def test_kernel_matches_the_oracle(order, data):
 
 
 @SETTINGS
-@given(events=journeys(names=NAMES, max_events=9), window=st.integers(0, 12), n=st.integers(1, 4))
+@given(events=journeys(names=tuple(NAMES), max_events=9), window=st.integers(0, 12), n=st.integers(1, 4))
 def test_plain_ordered_fast_path_matches_the_oracle(events, window, n):
     steps = [NAMES[k % 3] for k in range(n)]  # repeats like A, B, C, A make one event match two steps
     compare(events, {"steps": steps, "window": f"{window}s"})

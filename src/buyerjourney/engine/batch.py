@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from buyerjourney.engine.driver import KernelOutput, run_arrays
+from buyerjourney.engine.driver import KernelOutput, as_numpy, run_arrays
 from buyerjourney.engine.masks import masks_from_columns
 from buyerjourney.engine.query import FunnelQuery
 from buyerjourney.errors import InputError
@@ -35,7 +35,7 @@ def _as_table(batch: pa.RecordBatch | pa.Table) -> pa.Table:
 def _ts_us(column: pa.ChunkedArray) -> np.ndarray:
     if pa.types.is_timestamp(column.type):
         column = column.cast(pa.timestamp("us", tz=column.type.tz))
-    return column.cast(pa.int64()).to_numpy()
+    return as_numpy(column.cast(pa.int64()), np.int64)
 
 
 def _entity_runs(column: pa.Array) -> np.ndarray:
@@ -45,7 +45,7 @@ def _entity_runs(column: pa.Array) -> np.ndarray:
     n = len(column)
     change = np.ones(n, np.bool_)
     if n > 1:
-        change[1:] = pc.not_equal(column.slice(1), column.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+        change[1:] = np.asarray(pc.not_equal(column.slice(1), column.slice(0, n - 1)).to_pylist(), np.bool_)
     return (np.cumsum(change) - 1).astype(np.int32)
 
 
@@ -71,15 +71,15 @@ def run_kernel_on_batch(batch: pa.RecordBatch | pa.Table, query: FunnelQuery, en
         runs = np.zeros(0, np.int32)
         ts = np.zeros(0, np.int64)
     if "step_mask" in table.column_names:
-        mask = table.column("step_mask").to_numpy().astype(np.uint32)
-        xmask = (table.column("exclusion_mask").to_numpy().astype(np.uint32)
+        mask = as_numpy(table.column("step_mask"), np.uint32)
+        xmask = (as_numpy(table.column("exclusion_mask"), np.uint32)
                  if "exclusion_mask" in table.column_names else np.zeros(len(mask), np.uint32))
     elif "event" in table.column_names:
         props = table.column("properties") if "properties" in table.column_names else None
         mask, xmask = masks_from_columns(table.column("event"), props, query)
     else:
         raise InputError("batch needs step_mask or event (and properties) columns", field="event")
-    rowid = (table.column("row_id").to_numpy().astype(np.int64) if "row_id" in table.column_names
+    rowid = (as_numpy(table.column("row_id"), np.int64) if "row_id" in table.column_names
              else np.arange(table.num_rows, dtype=np.int64))
     entities = int(runs[-1]) + 1 if len(runs) else 0
     out = KernelOutput.empty(entities, query.n)

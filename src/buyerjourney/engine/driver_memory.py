@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from buyerjourney.engine.driver import KernelOutput, Source, run_arrays
+from buyerjourney.engine.driver import KernelOutput, Source, as_numpy, run_arrays
 from buyerjourney.engine.filters import decode_properties
 from buyerjourney.engine.masks import masks_from_columns
 from buyerjourney.engine.query import FunnelQuery
@@ -113,15 +113,15 @@ def run_memory(events: Any, query: FunnelQuery) -> tuple[KernelOutput, MemorySou
         codes = np.zeros(0, np.int32)
         entities = []
     mask, xmask = masks_from_columns(table.column("event"), table.column("properties"), query)
-    ts = table.column("ts").combine_chunks().cast(pa.int64()).to_numpy() if n_rows else np.zeros(0, np.int64)
+    ts = as_numpy(table.column("ts"), np.int64) if n_rows else np.zeros(0, np.int64)
+    latest = int(ts.max()) if n_rows else None
     rowid = np.arange(n_rows, dtype=np.int64)
     keep = None if query.needs_all_events else np.flatnonzero((mask != 0) | (xmask != 0))
     if keep is not None and len(keep) < n_rows:
         codes, ts, mask, xmask, rowid = codes[keep], ts[keep], mask[keep], xmask[keep], rowid[keep]
     out = KernelOutput.empty(len(entities), query.n)
-    out.latest_us = run_arrays(codes, ts, mask, xmask, rowid, query, out)
-    if n_rows:
-        out.latest_us = int(table.column("ts").cast(pa.int64()).to_numpy().max())
+    run_arrays(codes, ts, mask, xmask, rowid, query, out)
+    out.latest_us = latest
     return out, MemorySource(table, entities)
 
 

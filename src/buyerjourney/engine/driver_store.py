@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 from numba import njit
 
-from buyerjourney.engine.driver import KernelOutput, Source, carry_over, merge_latest, run_arrays
+from buyerjourney.engine.driver import KernelOutput, Source, as_numpy, carry_over, merge_latest, run_arrays
 from buyerjourney.engine.filters import decode_properties
 from buyerjourney.engine.masks import store_mask_sql
 from buyerjourney.engine.query import FunnelQuery
@@ -40,15 +40,14 @@ class StoreSource(Source):
         keys = np.asarray(index, np.int64)
         if not len(keys):
             return []
-        if len(keys) > 50_000:  # a large share: read the whole dictionary once
-            table = self.store.query("SELECT entity_key, entity_id FROM entities")
-            lookup = np.empty(int(pa.compute.max(table.column(0)).as_py()) + 1, dtype=object)
-            lookup[table.column(0).to_numpy()] = table.column(1).to_numpy(zero_copy_only=False)
-            return lookup[keys].tolist()
-        rows = self.store.query("SELECT entity_key, entity_id FROM entities WHERE entity_key IN "
-                                "(SELECT unnest(?::BIGINT[]))", [keys.tolist()])
-        lookup_small = dict(zip(rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True))
-        return [lookup_small[k] for k in keys.tolist()]
+        table = self.store.query("SELECT k.pos, e.entity_id FROM _keys k JOIN entities e ON e.entity_key = k.key",
+                                 tables={"_keys": pa.table({"key": pa.array(keys),
+                                                            "pos": pa.array(np.arange(len(keys)))})})
+        if table.num_rows != len(keys):
+            raise StoreError("an entity of the result is missing from the store's entities table")
+        ids = np.empty(len(keys), dtype=object)
+        ids[as_numpy(table.column(0), np.int64)] = table.column(1).to_pylist()
+        return ids.tolist()
 
     def events(self, rows: np.ndarray) -> dict[int, tuple[str, dict[str, Any] | None]]:
         wanted = np.unique(np.asarray(rows)[np.asarray(rows) >= 0])
@@ -102,23 +101,22 @@ def _scan(store: DuckDBStore, query: FunnelQuery, batch_size: int) -> Iterator[t
         raise StoreError(f"funnel scan failed: {str(exc).splitlines()[0]}") from exc
     offset = 0
     for batch in reader:
-        ek = batch.column(2).to_numpy()
+        ek = as_numpy(batch.column(2), np.int32)
         mask = lut[ek]
         xmask = xlut[ek]
         at = 3
         if "rowid" in columns:
-            rowid = batch.column(at).to_numpy()
+            rowid = as_numpy(batch.column(at), np.int64)
             at += 1
         else:  # a full scan of a table without holes: the row id is the position
             rowid = np.arange(offset, offset + batch.num_rows, dtype=np.int64)
         offset += batch.num_rows
         if step_sql:
-            mask = mask | batch.column(at).to_numpy().astype(np.uint32)
+            mask = mask | as_numpy(batch.column(at), np.uint32)
             at += 1
         if excl_sql:
-            xmask = xmask | batch.column(at).to_numpy().astype(np.uint32)
-        ts = batch.column(1).view(pa.int64()) if pa.types.is_timestamp(batch.column(1).type) else batch.column(1)
-        yield batch.column(0).to_numpy(), ts.to_numpy(), mask, xmask, rowid
+            xmask = xmask | as_numpy(batch.column(at), np.uint32)
+        yield as_numpy(batch.column(0), np.int32), as_numpy(batch.column(1), np.int64), mask, xmask, rowid
 
 
 @njit(cache=True, nogil=True)

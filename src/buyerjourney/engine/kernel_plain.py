@@ -23,7 +23,7 @@ from buyerjourney.engine.kernel_dp import INF
 
 _DEBRUIJN = (0, 1, 28, 2, 29, 14, 24, 3, 30, 22, 20, 15, 25, 17, 4, 8, 31, 27, 13, 23, 21, 19, 16, 7, 26, 12, 18, 6,
              11, 5, 10, 9)
-LEVEL, BEST, CONV, RESET_T = 0, 1, 2, 3
+LEVEL, BEST, CONV, RESET_T, REACH = 0, 1, 2, 3, 4
 
 
 @njit(cache=True, nogil=True, _nrt=False, inline="always")
@@ -35,8 +35,11 @@ def ctz(m: np.int64) -> np.int64:
 @njit(cache=True, nogil=True, _nrt=False)
 def _step(k: np.int64, t: np.int64, W: np.int64, n: np.int64, st_s: np.ndarray, f: np.ndarray,
           sv: np.ndarray) -> None:
-    """Step k reached at t by the block waiting for it (the state in ``sv``: level, best, conv, reset time)."""
+    """Step k reached at t by the block waiting for it (the state in ``sv``: level, best, conv, reset time,
+    furthest step any start reached)."""
     b = f[k - 1]
+    if b > f[k] and k > sv[REACH]:
+        sv[REACH] = k
     if (k > sv[LEVEL] or k == n) and b > f[k] and st_s[b - 1] >= t - W:
         if k > sv[LEVEL]:
             sv[BEST] = _first_inside(st_s, f[k], b - 1, t - W)
@@ -46,6 +49,7 @@ def _step(k: np.int64, t: np.int64, W: np.int64, n: np.int64, st_s: np.ndarray, 
             for x in range(1, n + 1):
                 f[x] = f[0]
             sv[RESET_T] = t
+            sv[REACH] = 0
             return
     f[k] = b
 
@@ -101,7 +105,7 @@ def run_plain(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, rowid: np.ndarr
     exact search (an instant with several events, one of them matching several steps).
 
     Scratch from the caller (compiled without reference counting): ``st_s``, ``st_pos`` (rows + 1),
-    ``f`` (n + 1), ``chain`` and ``stack`` (n), ``sv`` (4).
+    ``f`` (n + 1), ``chain`` and ``stack`` (n), ``sv`` (5).
     """
     N = ts.shape[0]
     lo = np.int64(0)
@@ -116,15 +120,16 @@ def run_plain(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, rowid: np.ndarr
         best = np.int64(-1)
         conv = np.int64(0)
         reset_t = -INF
+        reach = np.int64(0)  # the furthest step any start reached: blocks after the next one are empty
         handled = True
         i = lo
         while i < hi:
             m = np.int64(mask[i])
             t = ts[i]
             if i + 1 < hi and ts[i + 1] == t:
-                sv[LEVEL], sv[BEST], sv[CONV], sv[RESET_T] = level, best, conv, reset_t
+                sv[LEVEL], sv[BEST], sv[CONV], sv[RESET_T], sv[REACH] = level, best, conv, reset_t, reach
                 i = _instant(i, hi, ts, mask, n, W, st_s, st_pos, f, sv)
-                level, best, conv, reset_t = sv[LEVEL], sv[BEST], sv[CONV], sv[RESET_T]
+                level, best, conv, reset_t, reach = sv[LEVEL], sv[BEST], sv[CONV], sv[RESET_T], sv[REACH]
                 if i < 0:
                     handled = False
                     break
@@ -133,6 +138,7 @@ def run_plain(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, rowid: np.ndarr
             if m == 0:
                 continue
             if (m & (m - 1)) != 0:  # one event, several steps: each chain uses it once, steps descending
+                m &= (np.int64(2) << reach) - 1  # steps 1 .. reach + 1: nobody waits further on
                 nb = 0
                 while m != 0:
                     stack[nb] = ctz(m) + 1
@@ -148,6 +154,8 @@ def run_plain(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, rowid: np.ndarr
                         st_pos[f[0]] = i - 1
                         f[0] += 1
                     b = f[k - 1]
+                    if b > f[k] and k > reach:
+                        reach = k
                     if (k > level or k == n) and b > f[k] and st_s[b - 1] >= t - W:
                         if k > level:
                             best = _first_inside(st_s, f[k], b - 1, t - W)
@@ -157,6 +165,7 @@ def run_plain(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, rowid: np.ndarr
                             for x in range(1, n + 1):
                                 f[x] = f[0]
                             reset_t = t
+                            reach = 0
                             continue
                     f[k] = b
                 continue
@@ -167,7 +176,11 @@ def run_plain(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, rowid: np.ndarr
                 st_s[f[0]] = t
                 st_pos[f[0]] = i - 1
                 f[0] += 1
+            elif k > reach + 1:
+                continue  # nobody waits for this step
             b = f[k - 1]
+            if b > f[k] and k > reach:
+                reach = k
             if (k > level or k == n) and b > f[k] and st_s[b - 1] >= t - W:
                 if k > level:
                     best = _first_inside(st_s, f[k], b - 1, t - W)
@@ -177,6 +190,7 @@ def run_plain(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, rowid: np.ndarr
                     for x in range(1, n + 1):
                         f[x] = f[0]
                     reset_t = t
+                    reach = 0
                     continue
             f[k] = b
         if not handled:
@@ -219,4 +233,4 @@ def run_plain_all(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, rowid: np.n
     rows = len(ts) + 1
     run_plain(ent, ts, mask, rowid, np.int64(n), np.int64(W), out_level, out_conv, out_ts, out_row, fallback,
               np.empty(rows, np.int64), np.empty(rows, np.int64), np.empty(n + 1, np.int64), np.empty(n, np.int64),
-              np.empty(max(n, 32), np.int64), np.empty(4, np.int64))
+              np.empty(max(n, 32), np.int64), np.empty(5, np.int64))

@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from buyerjourney.engine.driver import as_numpy
 from buyerjourney.engine.filters import Condition, all_match, decode_properties
 from buyerjourney.engine.query import FunnelQuery
 
@@ -31,7 +32,7 @@ def masks_from_columns(event: pa.Array | pa.ChunkedArray, properties: pa.Array |
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
     names = encoded.dictionary.to_pylist()
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    codes = as_numpy(encoded.indices, np.int64)
     out = []
     for targets in (steps, exclusions):
         lut = np.zeros(len(names) + 1, np.uint32)

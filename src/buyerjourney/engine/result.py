@@ -92,6 +92,10 @@ class FunnelResult:
             on = self.out.level >= step
         return on & self.counted
 
+    def level_counts(self) -> list[int]:
+        """Entities at each level 0..n (all of them, excluded ones at their level)."""
+        return np.bincount(self.out.level, minlength=self.query.n + 1).tolist()
+
     @cached_property
     def counts(self) -> list[int]:
         """Entities counted at each step."""
