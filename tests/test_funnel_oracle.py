@@ -77,7 +77,7 @@ def compare(events: list[dict[str, Any]], funnel: dict[str, Any], source: Any = 
         assert row["step_event_id"] == want.chain_ids, row["entity_id"]
 
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.mark.parametrize("order", ["ordered", "strict", "unordered"])
@@ -94,7 +94,7 @@ def test_plain_ordered_fast_path_matches_the_oracle(events, window, n):
     compare(events, {"steps": steps, "window": f"{window}s"})
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_store_backend_matches_the_oracle(data):
     """Same through the DuckDB store: the SQL translation of filters agrees with the Python one."""

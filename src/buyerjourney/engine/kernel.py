@@ -7,7 +7,8 @@ Input, one row per event, rows grouped by entity and sorted by time inside each 
 - ``xmask``: uint32 bit e set when the event matches exclusion e, ``rowid``: int64 id of the event row.
 
 Output, per entity index: level, excluded flag, conversions, optional steps on a best chain (bitmask),
-and the chosen chain's step times and row ids (``-INF`` / ``-1`` where a step is not filled).
+and the chosen chain's step times and row ids, step-major (``out_ts[k, e]``), written for the steps
+before the level only (``-INF`` / ``-1`` for a skipped optional step).
 
 Three entry points, each compiled once and cached: :func:`run_plain` (:mod:`.kernel_plain`, plain
 ordered funnels, linear), :func:`run_general` (ordered or strict with any option, the exact state

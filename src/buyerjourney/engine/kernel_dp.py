@@ -19,8 +19,32 @@ positions of the events filling each step (-1: not filled), kept when the lexico
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 from numba import njit
+
+
+def _drop_stale_compiled_code() -> None:
+    """Numba's on-disk cache only notices changes to a function's own file, but the kernels inline each
+    other across the ``kernel*.py`` files: when any of them changed, drop the cached kernels of all."""
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha1(b"".join(p.read_bytes() for p in sorted(here.glob("kernel*.py")))).hexdigest()
+    cache = here / "__pycache__"
+    stamp = cache / "kernels.sha1"
+    try:
+        if stamp.exists() and stamp.read_text() == digest:
+            return
+        for stale in cache.glob("kernel*.nb[ic]"):
+            stale.unlink(missing_ok=True)
+        cache.mkdir(exist_ok=True)
+        stamp.write_text(digest)
+    except OSError:  # a read-only installation: numba keeps its cache elsewhere
+        return
+
+
+_drop_stale_compiled_code()
 
 INF = np.int64(1) << np.int64(62)
 STRICT, EXCL, LEX, RESET, NEEDS_P = 1, 2, 4, 8, 16
