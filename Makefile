@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python -m buyerjourney.engine.warmup
 	touch $(STAMP)
 
 $(VENV)/.bench: $(STAMP)

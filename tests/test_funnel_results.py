@@ -252,3 +252,10 @@ def test_an_entity_with_many_open_chains_grows_the_workspace():
     result = buyerjourney.funnel(events, **funnel)
     assert result.levels == expected.levels and result.conversions == expected.conversions
     assert result.table.column("step_event_id").to_pylist() == [expected.entities["bot"].chain_ids]
+
+
+def test_warm_up_runs_every_kernel_path():
+    from buyerjourney.engine.warmup import _FUNNELS, warm_up
+
+    assert warm_up() >= 0
+    assert {spec.get("order", "ordered") for spec in _FUNNELS} == {"ordered", "strict", "unordered"}

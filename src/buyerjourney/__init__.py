@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from buyerjourney.engine import Exclusion, FunnelQuery, FunnelResult, Step, funnel
+from typing import TYPE_CHECKING, Any
+
 from buyerjourney.errors import (
     AuthError,
     BuyerJourneyError,
@@ -16,7 +17,21 @@ from buyerjourney.errors import (
 )
 from buyerjourney.store import DuckDBStore, open_store
 
+if TYPE_CHECKING:
+    from buyerjourney.engine import Exclusion, FunnelQuery, FunnelResult, Step, funnel
+
 __version__ = "0.1.0"
+
+#: Loaded on first use: the engine brings in Numba, which commands that don't run funnels needn't pay for.
+_LAZY_ENGINE = ("Exclusion", "FunnelQuery", "FunnelResult", "Step", "funnel")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_ENGINE:
+        from buyerjourney import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module 'buyerjourney' has no attribute {name!r}")
 
 __all__ = [
     "AuthError",

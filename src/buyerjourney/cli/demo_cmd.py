@@ -17,7 +17,6 @@ from buyerjourney.config import JourneyConfig
 from buyerjourney.demo.generator import DEFAULT_LEADS, DEFAULT_SEED, MAX_LEADS
 from buyerjourney.demo.output import fresh_demo_store, load_demo, write_demo
 from buyerjourney.demo.summary import summarize
-from buyerjourney.report import write_audit_html
 from buyerjourney.store import default_db_path
 
 LeadsOption = Annotated[int, typer.Option("--leads", min=1, max=MAX_LEADS,
@@ -63,6 +62,8 @@ def demo(leads: LeadsOption = DEFAULT_LEADS, seed: SeedOption = DEFAULT_SEED, db
             audit_doc = to_jsonable(run_audit(store, JourneyConfig(),
                                               progress=lambda _step, done, total: advance_audit(done, total)
                                               ).to_dict())
+    from buyerjourney.report import write_audit_html  # plotly loads only when a report is written
+
     write_audit_html(audit_doc, report)
     if fmt is OutputFormat.json:
         print_json({"summary": summary.to_dict(), "audit": audit_doc, "report": str(report)})

@@ -5,16 +5,24 @@ from __future__ import annotations
 import json
 import re
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
 from rich.table import Table
 
 from buyerjourney.cli.app import DbOption, FormatOption, OutputFormat, app, console, emit, opened_store, print_json
-from buyerjourney.engine import FunnelResult, funnel
-from buyerjourney.engine.readoffs import format_duration
 from buyerjourney.errors import QueryError
+
+if TYPE_CHECKING:  # the engine (Numba) loads only when a funnel runs, keeping other commands quick
+    from buyerjourney.engine import FunnelResult
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as a short human duration (the engine's formatter, loaded on use)."""
+    from buyerjourney.engine.readoffs import format_duration as engine_format_duration
+
+    return engine_format_duration(seconds)
 
 _WHERE = re.compile(r"^\s*(\d+)\s*:\s*(.+?)\s*(!=|>=|<=|=|>|<|~| not in | in )\s*(.*?)\s*$")
 _OPS = {"=": "eq", "!=": "ne", ">": "gt", ">=": "gte", "<": "lt", "<=": "lte", "~": "contains",
@@ -173,6 +181,8 @@ def funnel_command(
     if reached_at is not None and dropped_at is not None:
         raise QueryError("give one of --reached-at and --dropped-at", field="reached_at")
     with opened_store(db, read_only=True, create=False) as store:
+        from buyerjourney.engine import funnel
+
         result = funnel(store, steps=spec, window=window, order=order, exclusions=exclusions)
         if reached_at is not None or dropped_at is not None:
             kind = "reached" if reached_at is not None else "dropped"
