@@ -92,6 +92,17 @@ def value_json(value: Any) -> str | None:
     return text if len(text) <= MAX_VALUE_JSON else text[:MAX_VALUE_JSON] + "\n… (cut; the JSON output has it all)"
 
 
+def fmt_day(value: Any) -> str:
+    """An ISO timestamp as its date (``2025-06-30``); anything else as given."""
+    return str(value)[:10] if value else UNKNOWN
+
+
+def fmt_moment(value: Any) -> str:
+    """An ISO timestamp to the minute, in UTC (``2025-06-30 23:58 UTC``)."""
+    text = str(value) if value else ""
+    return f"{text[:10]} {text[11:16]} UTC" if len(text) >= 16 and text[10] == "T" else (text or UNKNOWN)
+
+
 def _script_safe(json_text: str) -> Markup:
     """JSON for a ``<script type="application/json">`` block: ``<`` can appear only inside strings."""
     return Markup(json_text.replace("<", "\\u003c"))
@@ -102,7 +113,8 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("buyerjourney.report", "templates"),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(num=fmt_number, money=fmt_money, signed_money=fmt_signed_money, pct=fmt_percent,
-                       pp=fmt_points, ratio=fmt_ratio, value=fmt_value, value_json=value_json)
+                       pp=fmt_points, ratio=fmt_ratio, value=fmt_value, value_json=value_json, day=fmt_day,
+                       moment=fmt_moment)
     env.globals["unknown"] = UNKNOWN
     return env
 
