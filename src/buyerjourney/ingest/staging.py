@@ -122,7 +122,9 @@ class Staging:
         good = len(ok) - bad
         if not good:
             return tally
-        hashes = flags["h"].to_numpy(zero_copy_only=False)[ok]
+        hashes = flags["h"].to_numpy(zero_copy_only=False)
+        if bad:
+            hashes = hashes[ok]
         unique = sorted_unique(hashes)
         repeats = len(unique) < len(hashes)
         overlap = contains_any(self._seen, unique)
@@ -141,8 +143,9 @@ class Staging:
                                       params, tables)[0][0]
         tally.inserted += inserted
         tally.duplicates += good - inserted
-        tally.pairs = sorted_unique(np.concatenate([tally.pairs, pairs.astype(np.uint64)]))
-        self._seen = sorted_unique(np.concatenate([self._seen, unique]))
+        pairs = pairs.astype(np.uint64, copy=False)
+        tally.pairs = sorted_unique(np.concatenate([tally.pairs, pairs]) if len(tally.pairs) else pairs)
+        self._seen = sorted_unique(np.concatenate([self._seen, unique])) if len(self._seen) else unique
         return tally
 
     def _new_pairs(self, norm: str, params: dict[str, Any], tables: dict[str, pa.Table] | None,
