@@ -362,3 +362,11 @@ def test_fresh_store_replaces_a_demo_store_but_never_other_data(tmp_path: Path):
         fresh_demo_store(path)
     with DuckDBStore.open(path) as store:
         assert store.info().events == 1
+
+
+def test_loading_the_demo_twice_into_one_store_adds_nothing_the_second_time(tmp_path: Path):
+    with DuckDBStore.open(tmp_path / "twice.duckdb") as store:
+        first = load_demo(store, 300, 4)
+        second = load_demo(store, 300, 4)
+        assert first.events > 0 and second.events == 0
+        assert store.info().events == first.events
