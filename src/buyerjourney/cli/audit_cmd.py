@@ -61,16 +61,16 @@ def print_audit(doc: dict[str, Any], out: Console | None = None) -> None:
                    style="bold"))
     out.print(Panel(doc["fix_first"], title="Fix first", title_align="left", border_style="red"))
     leaks = Table(title="Leaks, ranked from the end of the journey", title_justify="left", show_lines=False)
-    for name, justify in (("#", "right"), ("stage", "left"), ("from → to", "left"), ("conversion", "right"),
-                          ("target", "right"), ("lost / month", "right"), ("revenue lost / month", "right"),
-                          ("promotion wasted / month", "right")):
-        leaks.add_column(name, justify=justify)
+    leaks.caption = ("lost/mo: customers lost a month; revenue/mo: revenue lost a month; "
+                     "promo/mo: promotion spend wasted a month")
+    for name in ("#", "leak", "rate", "target", "lost/mo", "revenue/mo", "promo/mo"):
+        leaks.add_column(name, justify="left" if name == "leak" else "right", no_wrap=name != "leak",
+                         min_width=20 if name == "leak" else None)
     for leak in doc["leaks"]:
         lost = leak["customers_lost_per_month"]
-        leaks.add_row(str(leak["rank"]), f"{leak['stage_id']} {leak['stage']}", f"{leak['from']} → {leak['to']}",
-                      _pct(leak["conversion"]), _pct(leak["target"]),
-                      "" if lost is None else f"{lost:,.1f} {leak['unit']}", _money(leak["revenue_lost_per_month"]),
-                      _money(leak["promotion_spend_wasted_per_month"]))
+        leaks.add_row(str(leak["rank"]), f"{leak['stage_id']} {leak['stage']}: {leak['from']} → {leak['to']}",
+                      _pct(leak["conversion"]), _pct(leak["target"]), "" if lost is None else f"{lost:,.1f}",
+                      _money(leak["revenue_lost_per_month"]), _money(leak["promotion_spend_wasted_per_month"]))
     if doc["leaks"]:
         out.print(leaks)
     else:
