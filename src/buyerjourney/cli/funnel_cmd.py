@@ -114,7 +114,10 @@ def _print_funnel(result: FunnelResult) -> None:
     for column in ("vs previous", "vs first", "median time"):
         table.add_column(column, justify="right", no_wrap=True)
     for label, row in zip(labels, result.steps, strict=True):
-        bar = "█" * round(width * row.count / first)
+        eighths = round(8 * width * row.count / first)
+        bar = "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
+        if row.count and not bar:
+            bar = "▏"  # a step someone reached never shows as empty
         table.add_row(label, f"{row.count:,}",
                       f"[cyan]{bar}[/cyan]", _percent(row.conversion_from_previous),
                       _percent(row.conversion_from_first), _seconds(row.median_seconds_from_previous))
