@@ -73,19 +73,7 @@ def optin_rates(inp: Inputs) -> Question:
 
 def conversion_rows(inp: Inputs) -> list[dict[str, Any]]:
     """Per capture: leads (first opt-in through it), converted to date and within the horizon."""
-    rows = []
-    for row in inp.facts.captures:
-        if not row["leads"]:
-            continue
-        est = inp.at("lead_customer_by_capture", row["capture"])
-        to_date = Share(row["converted_leads"], row["leads"])
-        how = f"converted to date = {to_date.how('bought', 'leads')}"
-        if est:
-            how += f"; within {inp.horizon_months} months: {est.how('leads', 'bought')}"
-        rows.append({"capture": row["capture"], "leads": row["leads"], "converted_leads": row["converted_leads"],
-                     "conversion_to_date": to_date.value, "lead_to_customer": est.value if est else None,
-                     "how": how})
-    return rows
+    return inp.segment_conversion(inp.facts.captures, "capture", "lead_customer_by_capture")
 
 
 def capture_conversion(inp: Inputs) -> Question:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from buyerjourney.analysis.cohorts import Curve, Estimate, fit_groups
 from buyerjourney.analysis.facts import Facts
 from buyerjourney.analysis.model import MONTH_DAYS, Context
+from buyerjourney.analysis.rates import Share
 
 #: Curves fitted per grouping (the largest groups); the others are reported with counts to date only.
 MAX_CURVES = 40
@@ -58,3 +60,25 @@ class Inputs:
     @property
     def horizon_months(self) -> int:
         return self.ctx.config.conversion_horizon_months
+
+    def segment_conversion(self, segments: list[dict[str, Any]], key: str, curve: str,
+                           skip: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """Per segment (a capture, a lead type, ...): leads, converted to date and within the horizon.
+
+        ``segments`` rows carry ``key``, ``leads`` and ``converted_leads``; ``curve`` names the censored
+        lead-to-customer curves fitted per segment value. Segments with no lead, or whose value is in
+        ``skip``, are left out.
+        """
+        rows = []
+        for row in segments:
+            if not row["leads"] or row[key] in skip:
+                continue
+            est = self.at(curve, row[key])
+            to_date = Share(row["converted_leads"], row["leads"])
+            how = f"converted to date = {to_date.how('bought', 'leads')}"
+            if est:
+                how += f"; within {self.horizon_months} months: {est.how('leads', 'bought')}"
+            rows.append({key: row[key], "leads": row["leads"], "converted_leads": row["converted_leads"],
+                         "conversion_to_date": to_date.value, "lead_to_customer": est.value if est else None,
+                         "how": how})
+        return rows

@@ -51,19 +51,7 @@ def playbooks(inp: Inputs) -> Question:
 
 def lead_type_rows(inp: Inputs) -> list[dict[str, Any]]:
     """Per lead type known before the sale: leads, converted to date and within the horizon."""
-    rows = []
-    for row in inp.facts.lead_types:
-        if not row["leads"] or row["lead_type"] == EMPTY:
-            continue
-        est = inp.at("lead_customer_by_lead_type", row["lead_type"])
-        to_date = Share(row["converted_leads"], row["leads"])
-        how = f"converted to date = {to_date.how('bought', 'leads')}"
-        if est:
-            how += f"; within {inp.horizon_months} months: {est.how('leads', 'bought')}"
-        rows.append({"lead_type": row["lead_type"], "leads": row["leads"], "converted_leads": row["converted_leads"],
-                     "conversion_to_date": to_date.value, "lead_to_customer": est.value if est else None,
-                     "how": how})
-    return rows
+    return inp.segment_conversion(inp.facts.lead_types, "lead_type", "lead_customer_by_lead_type", skip=(EMPTY,))
 
 
 def lead_to_customer(inp: Inputs) -> Question:
