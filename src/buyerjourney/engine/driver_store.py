@@ -1,10 +1,11 @@
-"""Driver for the DuckDB store: stream the clustered ``events`` table through the kernel.
+"""Driver for the DuckDB store: stream the clustered ``event_index`` table through the kernel.
 
-The table is stored sorted by (entity_key, ts, event_key), and a scan without ORDER BY keeps that
+The index is stored sorted by (entity_key, ts, event_key, raw_row), and a scan without ORDER BY keeps that
 order (DuckDB preserves insertion order for filters and projections), so nothing is sorted at query
 time; the order is still checked on every batch. Only integer columns travel: entity_key, ts (as int64
-microseconds), event_key (turned into step bitmasks through a lookup table) and, when some steps
-filter on properties, the bits those filters add, computed by DuckDB.
+microseconds), event_key (turned into step bitmasks through a lookup table) and raw_row (the event's row in
+``events_raw``). When some steps filter on properties, DuckDB works out the bits those filters add over
+``events_raw`` first (only the rows of the filtered events), and the scan picks them up by raw_row.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ FILTER_BELOW = 0.6
 
 
 class StoreSource(Source):
-    """The store's ``events``/``entities`` tables; event rows are the ``events`` table's rowids."""
+    """The store's ``event_index``/``entities`` tables; event rows are ``events_raw`` rowids."""
 
     def __init__(self, store: DuckDBStore) -> None:
         self.store = store
@@ -53,7 +54,7 @@ class StoreSource(Source):
         wanted = np.unique(np.asarray(rows)[np.asarray(rows) >= 0])
         if not len(wanted):
             return {}
-        table = self.store.query("SELECT e.rowid, e.event_id, e.properties FROM events e SEMI JOIN _wanted w "
+        table = self.store.query("SELECT e.rowid, e.event_id, e.properties FROM events_raw e SEMI JOIN _wanted w "
                                  "ON e.rowid = w.r", tables={"_wanted": pa.table({"r": pa.array(wanted)})})
         return {int(r): (i, decode_properties(p)) for r, i, p in zip(
             table.column(0).to_pylist(), table.column(1).to_pylist(), table.column(2).to_pylist(), strict=True)}
@@ -73,8 +74,28 @@ class StoreSource(Source):
         return [found.get(k) for k in keys.tolist()]
 
 
+def _filter_bits(store: DuckDBStore, step_sql: str, excl_sql: str, params: list[Any],
+                 keys: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Bits the property filters add, by ``events_raw`` row (dense arrays, zero where nothing is added)."""
+    size = int(store.query("SELECT count(*) AS n FROM events_raw").column(0)[0].as_py())
+    sql = (f"SELECT r.rowid, ({step_sql or '0'}) AS f, ({excl_sql or '0'}) AS x FROM events_raw r "
+           "JOIN event_names n ON n.event = r.event WHERE list_contains(?, n.event_key)")
+    try:
+        table = store.con.sql(f"SELECT * FROM ({sql}) WHERE f <> 0 OR x <> 0", params=[*params, keys]).to_arrow_table()
+    except Exception as exc:  # duckdb.Error (the store owns the driver import)
+        raise StoreError(f"funnel filter failed: {str(exc).splitlines()[0]}") from exc
+    rows = as_numpy(table.column(0), np.int64)
+    if len(rows) and int(rows.max()) >= size:
+        size = int(rows.max()) + 1
+    step_bits = np.zeros(size, np.uint32)
+    excl_bits = np.zeros(size, np.uint32)
+    step_bits[rows] = as_numpy(table.column(1), np.uint32)
+    excl_bits[rows] = as_numpy(table.column(2), np.uint32)
+    return step_bits, excl_bits
+
+
 def _scan(store: DuckDBStore, query: FunnelQuery, batch_size: int) -> Iterator[tuple[np.ndarray, ...]]:
-    """Arrays (entity_key, ts us, step mask, exclusion mask, rowid) of the events the funnel needs."""
+    """Arrays (entity_key, ts us, step mask, exclusion mask, raw_row, event_key) of the events the funnel needs."""
     names = store.event_names()
     lut, xlut, step_sql, excl_sql, params, used = store_mask_sql(query, names)
     if not used:
@@ -82,41 +103,28 @@ def _scan(store: DuckDBStore, query: FunnelQuery, batch_size: int) -> Iterator[t
     counts = {r["event_key"]: r["events"] for r in store.query("SELECT event_key, events FROM event_names").to_pylist()}
     total = sum(counts.values())
     share = sum(counts.get(k, 0) for k in used) / total if total else 1.0
-    dense = store.query("SELECT count(*) = coalesce(max(rowid) + 1, 0) AS dense FROM events").column(0)[0].as_py()
     filtered = not query.needs_all_events and share < FILTER_BELOW
-    columns = ["entity_key", "ts", "event_key"]
-    if filtered or not dense:
-        columns.append("rowid")
-    if step_sql:
-        columns.append(f"({step_sql}) AS _fmask")
-    if excl_sql:
-        columns.append(f"({excl_sql}) AS _xmask")
-    sql = f"SELECT {', '.join(columns)} FROM events"
+    bits = None
+    if step_sql or excl_sql:
+        bits = _filter_bits(store, step_sql, excl_sql, params, used)
+    sql = "SELECT entity_key, ts, event_key, raw_row FROM event_index"
+    scan_params: list[Any] = []
     if filtered:
         sql += " WHERE list_contains(?, event_key)"  # a scalar filter: the scan order is kept
-        params = [*params, used]
+        scan_params = [used]
     try:
-        reader = store.con.sql(sql, params=params or None).to_arrow_reader(batch_size)
+        reader = store.con.sql(sql, params=scan_params or None).to_arrow_reader(batch_size)
     except Exception as exc:  # duckdb.Error (the store owns the driver import)
         raise StoreError(f"funnel scan failed: {str(exc).splitlines()[0]}") from exc
-    offset = 0
     for batch in reader:
         ek = as_numpy(batch.column(2), np.int32)
+        rowid = as_numpy(batch.column(3), np.int64)
         mask = lut[ek]
         xmask = xlut[ek]
-        at = 3
-        if "rowid" in columns:
-            rowid = as_numpy(batch.column(at), np.int64)
-            at += 1
-        else:  # a full scan of a table without holes: the row id is the position
-            rowid = np.arange(offset, offset + batch.num_rows, dtype=np.int64)
-        offset += batch.num_rows
-        if step_sql:
-            mask = mask | as_numpy(batch.column(at), np.uint32)
-            at += 1
-        if excl_sql:
-            xmask = xmask | as_numpy(batch.column(at), np.uint32)
-        yield as_numpy(batch.column(0), np.int32), as_numpy(batch.column(1), np.int64), mask, xmask, rowid
+        if bits is not None:
+            mask = mask | bits[0][rowid]
+            xmask = xmask | bits[1][rowid]
+        yield as_numpy(batch.column(0), np.int32), as_numpy(batch.column(1), np.int64), mask, xmask, rowid, ek
 
 
 @njit(cache=True, nogil=True)
@@ -128,6 +136,43 @@ def is_clustered(ent: np.ndarray, ts: np.ndarray) -> bool:
             ok = False
             break
     return ok
+
+
+@njit(cache=True, nogil=True)
+def tied_positions(ent: np.ndarray, ts: np.ndarray, ek: np.ndarray) -> np.ndarray:
+    """Positions ``q`` whose row has the same entity, time and event as row ``q - 1``."""
+    n = 0
+    for q in range(1, ent.shape[0]):
+        if ent[q] == ent[q - 1] and ts[q] == ts[q - 1] and ek[q] == ek[q - 1]:
+            n += 1
+    out = np.empty(n, np.int64)
+    n = 0
+    for q in range(1, ent.shape[0]):
+        if ent[q] == ent[q - 1] and ts[q] == ts[q - 1] and ek[q] == ek[q - 1]:
+            out[n] = q
+            n += 1
+    return out
+
+
+def order_ties(chunk: tuple[np.ndarray, ...], store: DuckDBStore) -> tuple[np.ndarray, ...]:
+    """Put events of one entity with the same time and name in ``event_id`` order, as everywhere else.
+
+    The index breaks such ties by arrival (``raw_row``), which is cheap to sort on; they are rare, so their
+    ids are looked up here and only their rows are reordered.
+    """
+    ent, ts, rowid, ek = chunk[0], chunk[1], chunk[4], chunk[5]
+    tied = tied_positions(ent, ts, ek)
+    if not len(tied):
+        return chunk
+    members = np.unique(np.concatenate([tied - 1, tied]))
+    starts_run = ~np.isin(members, tied)
+    run = np.cumsum(starts_run)
+    found = StoreSource(store).events(rowid[members])
+    ids = [found[int(r)][0] for r in rowid[members].tolist()]
+    order = np.array(sorted(range(len(members)), key=lambda i: (run[i], ids[i])), np.int64)
+    perm = np.arange(len(ent))
+    perm[members] = members[order]
+    return tuple(a[perm] for a in chunk)
 
 
 _END = object()
@@ -179,8 +224,8 @@ def run_store(store: DuckDBStore, query: FunnelQuery, batch_size: int = 1 << 21)
     latest: int | None = None
     for chunk in carry_over(_in_background(_scan(store, query, batch_size))):
         if not is_clustered(chunk[0], chunk[1]):
-            raise StoreError("the store's events table is not clustered by (entity, time): refresh the store "
+            raise StoreError("the store's event index is not clustered by (entity, time): refresh the store "
                              "(buyerjourney import does it)")
-        latest = merge_latest(latest, run_arrays(*chunk, query, out))
+        latest = merge_latest(latest, run_arrays(*order_ties(chunk, store)[:5], query, out))
     out.latest_us = latest
     return out, StoreSource(store)

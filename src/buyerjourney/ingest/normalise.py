@@ -44,6 +44,12 @@ def _base(arrow_type: pa.DataType) -> pa.DataType:
     return arrow_type.value_type if pa.types.is_dictionary(arrow_type) else arrow_type
 
 
+def trimmed(column: str) -> str:
+    """SQL for a text cell without surrounding spaces, empty as NULL (only a cell with a space is copied)."""
+    return (f"CASE WHEN starts_with({column}, ' ') OR ends_with({column}, ' ') THEN nullif(trim({column}), '') "
+            f"ELSE nullif({column}, '') END")
+
+
 def is_text(arrow_type: pa.DataType) -> bool:
     """True for (dictionary-encoded) string types."""
     t = _base(arrow_type)
@@ -54,7 +60,7 @@ def id_expression(column: str, arrow_type: pa.DataType, *, file: str, name: str)
     """SQL for an id: trimmed text (empty is missing); integers (and whole floats) are written as text."""
     t = _base(arrow_type)
     if is_text(t):
-        return f"nullif(trim({column}), '')"
+        return trimmed(column)
     if pa.types.is_integer(t):
         return f"CAST({column} AS VARCHAR)"
     if pa.types.is_floating(t):
@@ -95,7 +101,7 @@ def numeric_value_json(column: str, arrow_type: pa.DataType, *, file: str, name:
         return typed_value_json(column, t), "NULL"
     if not is_text(t):
         raise ImportFormatError(f"{file}: column {name!r} has type {arrow_type}; it must hold numbers", field=name)
-    v = f"nullif(trim({column}), '')"
+    v = trimmed(column)
     ok = f"regexp_full_match({v}, '{_NUM_JSON}') AND isfinite(try_cast({v} AS DOUBLE))"
     return f"CASE WHEN {ok} THEN {v} END", f"CASE WHEN {v} IS NOT NULL AND NOT ({ok}) THEN to_json(left({v}, 100)) END"
 
@@ -140,7 +146,7 @@ def events_sql(plan: ColumnPlan, shape: SourceShape, *, file: str, timezone: str
         if not is_text(shape.types[index]):
             raise ImportFormatError(f"{file}: column {plan.names[index]!r} (the event name) must be text",
                                     field=plan.names[index])
-        select["event"] = f"nullif(trim({cols[index]}), '')"
+        select["event"] = trimmed(cols[index])
     ts_index = plan.fields["ts"]
     tz = p.add(timezone) if timezone else None
     ts = ts_expression("ts_src", shape.types[ts_index], tz=tz, file=file, name=plan.names[ts_index])
@@ -222,7 +228,7 @@ def _base_properties(plan: ColumnPlan, shape: SourceShape, cols: list[str], file
     if not is_text(t):
         raise ImportFormatError(f"{file}: column {plan.names[index]!r} has type {t}; properties must be a JSON "
                                 f"object (text) or a struct", field=plan.names[index])
-    text = f"nullif(trim({c}), '')"
+    text = trimmed(c)
     kind = f"try(json_type({text}))"
     problem = (f"CASE WHEN {text} IS NULL THEN NULL WHEN {kind} IS NULL THEN 'properties is not valid JSON' "
                f"WHEN {kind} <> 'OBJECT' THEN 'properties is not a JSON object' END")

@@ -2,14 +2,20 @@
 
 Tables (schema version in ``meta``):
 
-- ``events_raw``: every accepted event exactly as imported (append-only, deduplicated on ``event_id``).
-  This is the source of truth: nothing accepted is ever lost.
+- ``events_raw``: every accepted event exactly as imported, in arrival order (append-only, deduplicated on
+  ``event_id``, never rewritten). This is the source of truth: nothing accepted is ever lost. Its id
+  columns are stored uncompressed: they are nearly unique, so compressing them costs more at import than
+  it saves.
 - ``identities``: identify / alias links; ``identity_conflicts``: links that were refused.
 - ``traits``: identify traits; ``spend``: marketing spend.
-- ``entities`` and ``event_names``: dictionaries mapping ids and names to dense integers.
-- ``events``: derived from ``events_raw`` by :meth:`DuckDBStore.refresh`, with identities resolved,
-  ids and names dictionary-encoded, and rows clustered by ``(entity_key, ts, event_key)`` so that the
-  funnel engine streams each entity's events in time order without sorting at query time.
+- ``entities`` and ``event_names``: dictionaries mapping ids and names to dense integers; ``entity_ids``
+  maps every id an event was filed under (its ``entity_id``, else its ``anonymous_id``) to its entity.
+- ``event_index``: derived by :meth:`DuckDBStore.refresh`: one narrow row per event,
+  ``(entity_key, ts, event_key, raw_row)``, clustered in that order, so that the funnel engine streams each
+  entity's events in time order without sorting at query time. ``raw_row`` is the event's ``rowid`` in
+  ``events_raw``, where its id and properties stay.
+- ``events``: a view of ``events_raw`` with identities resolved (``entity_key``, ``entity_id``) and names
+  encoded, for analyses that need no order.
 """
 
 from __future__ import annotations
@@ -28,10 +34,9 @@ from buyerjourney.errors import NotFoundError, StoreError
 from buyerjourney.events import EVENT_SCHEMA, IDENTITY_SCHEMA, SPEND_SCHEMA, TRAITS_SCHEMA
 from buyerjourney.store.identity import IdentityConflict, resolve_identities
 
-SCHEMA_VERSION = 1
-#: Columns of the clustered ``events`` table.
-EVENTS_COLUMNS = ("entity_key", "ts", "event_key", "entity_id", "event", "event_id", "user_id",
-                  "anonymous_id", "account_id", "properties")
+SCHEMA_VERSION = 2
+#: Columns of the clustered ``event_index`` table, in its sort order.
+INDEX_COLUMNS = ("entity_key", "ts", "event_key", "raw_row")
 DEFAULT_DB = "buyerjourney.duckdb"
 
 
@@ -90,8 +95,30 @@ _V1 = [
         event_id VARCHAR, user_id VARCHAR, anonymous_id VARCHAR, account_id VARCHAR, properties JSON)""",
 ]
 
+_UNCOMPRESSED = "USING COMPRESSION uncompressed"
+_V2 = [
+    f"""CREATE TABLE events_raw_v2 (
+        event_id VARCHAR NOT NULL {_UNCOMPRESSED}, entity_id VARCHAR {_UNCOMPRESSED},
+        anonymous_id VARCHAR {_UNCOMPRESSED}, account_id VARCHAR, event VARCHAR NOT NULL, ts TIMESTAMPTZ NOT NULL,
+        properties JSON)""",
+    "INSERT INTO events_raw_v2 SELECT * FROM events_raw",
+    "DROP TABLE events_raw",
+    "ALTER TABLE events_raw_v2 RENAME TO events_raw",
+    "DROP TABLE events",
+    "CREATE TABLE entity_ids (id VARCHAR, entity_key INTEGER, entity_id VARCHAR)",
+    "CREATE TABLE event_index (entity_key INTEGER, ts TIMESTAMPTZ, event_key INTEGER, raw_row BIGINT)",
+    """CREATE VIEW events AS
+        SELECT m.entity_key, r.ts, n.event_key, m.entity_id, r.event, r.event_id, r.entity_id AS user_id,
+               r.anonymous_id, r.account_id, r.properties, r.rowid AS raw_row
+        FROM events_raw r
+        JOIN entity_ids m ON m.id = coalesce(r.entity_id, r.anonymous_id)
+        JOIN event_names n ON n.event = r.event""",
+    # the index of a migrated store's events is built by the next refresh
+    "INSERT OR REPLACE INTO meta SELECT 'dirty', '1' WHERE EXISTS (SELECT 1 FROM events_raw)",
+]
+
 #: ``MIGRATIONS[v]`` brings a store from version ``v`` to ``v + 1``.
-MIGRATIONS: list[list[str]] = [_V1]
+MIGRATIONS: list[list[str]] = [_V1, _V2]
 
 
 class DuckDBStore:
@@ -286,17 +313,28 @@ class DuckDBStore:
         return self._get_meta("dirty") == "1"
 
     def refresh(self, progress: Callable[[str], None] | None = None) -> list[IdentityConflict]:
-        """Resolve identities and rebuild the clustered ``events`` table and its dictionaries.
+        """Resolve identities, rebuild the dictionaries and the clustered ``event_index``.
 
         Returns the identity conflicts found (also kept in ``identity_conflicts``).
         """
         say = progress or (lambda _msg: None)
         say("resolving identities")
+        # Every distinct (entity_id, anonymous_id) pair events carry: one pass over the events, after which
+        # identities and dictionaries are worked out on this much smaller table.
+        self.con.execute("""
+            CREATE OR REPLACE TEMP TABLE _pairs AS
+            SELECT entity_id, anonymous_id, min(ts) AS ts FROM events_raw GROUP BY ALL""")
+        try:
+            return self._rebuild(say)
+        finally:
+            self.con.execute("DROP TABLE IF EXISTS _pairs")
+
+    def _rebuild(self, say: Callable[[str], None]) -> list[IdentityConflict]:
         self.con.execute("""
             CREATE OR REPLACE TEMP TABLE _links AS
             SELECT from_id, to_id, ts FROM identities
             UNION ALL
-            SELECT anonymous_id, entity_id, min(ts) FROM events_raw
+            SELECT anonymous_id, entity_id, min(ts) FROM _pairs
             WHERE anonymous_id IS NOT NULL AND entity_id IS NOT NULL AND anonymous_id <> entity_id
             GROUP BY ALL""")
         # An id with links to one entity only, which is itself linked nowhere and links nowhere, resolves to
@@ -326,29 +364,34 @@ class DuckDBStore:
                 self.con.executemany("INSERT INTO identity_conflicts VALUES (?, ?, ?, ?)",
                                      [[c.from_id, c.kept_to_id, c.rejected_to_id, c.reason] for c in conflicts])
             say("building the entity dictionary")
-            # rid: the entity an event belongs to (its id's root, else its own id); no per-row table is kept.
+            # An event belongs to the root of the id it was filed under (its entity_id, else its anonymous_id).
+            self.con.execute("""
+                CREATE OR REPLACE TEMP TABLE _filed AS
+                SELECT p.id, coalesce(m.root_id, p.id) AS rid, p.known OR m.root_id IS NOT NULL AS known
+                FROM (SELECT coalesce(entity_id, anonymous_id) AS id, bool_or(entity_id IS NOT NULL) AS known
+                      FROM _pairs GROUP BY 1) p
+                LEFT JOIN _id_map m ON m.from_id = p.id""")
             self.con.execute("""
                 CREATE OR REPLACE TABLE entities AS
                 SELECT (row_number() OVER (ORDER BY rid) - 1)::INTEGER AS entity_key, rid AS entity_id,
                        bool_or(known) AS identified
-                FROM (SELECT coalesce(m.root_id, r.entity_id, r.anonymous_id) AS rid,
-                             (r.entity_id IS NOT NULL OR m.root_id IS NOT NULL) AS known
-                      FROM events_raw r LEFT JOIN _id_map m ON m.from_id = coalesce(r.entity_id, r.anonymous_id))
-                GROUP BY rid""")
+                FROM _filed GROUP BY rid""")
+            self.con.execute("""
+                CREATE OR REPLACE TABLE entity_ids AS
+                SELECT f.id, e.entity_key, e.entity_id FROM _filed f JOIN entities e ON e.entity_id = f.rid""")
+            self.con.execute("DROP TABLE _filed")
             self.con.execute("""
                 CREATE OR REPLACE TABLE event_names AS
                 SELECT (row_number() OVER (ORDER BY event) - 1)::INTEGER AS event_key, event, count(*) AS events
                 FROM events_raw GROUP BY event""")
             say("clustering events by (entity, time)")
             self.con.execute("""
-                CREATE OR REPLACE TABLE events AS
-                SELECT en.entity_key, r.ts, n.event_key, en.entity_id, r.event, r.event_id,
-                       r.entity_id AS user_id, r.anonymous_id, r.account_id, r.properties
+                CREATE OR REPLACE TABLE event_index AS
+                SELECT m.entity_key, r.ts, n.event_key, r.rowid AS raw_row
                 FROM events_raw r
-                LEFT JOIN _id_map m ON m.from_id = coalesce(r.entity_id, r.anonymous_id)
-                JOIN entities en ON en.entity_id = coalesce(m.root_id, r.entity_id, r.anonymous_id)
+                JOIN entity_ids m ON m.id = coalesce(r.entity_id, r.anonymous_id)
                 JOIN event_names n ON n.event = r.event
-                ORDER BY en.entity_key, r.ts, n.event_key, r.event_id""")
+                ORDER BY m.entity_key, r.ts, n.event_key, raw_row""")
             self._set_meta("dirty", "0")
             self.con.execute("COMMIT")
         except BaseException:
@@ -380,21 +423,20 @@ class DuckDBStore:
         """Event name -> event_key, from the dictionary built by :meth:`refresh`."""
         return dict(self.con.execute("SELECT event, event_key FROM event_names").fetchall())
 
-    def scan(self, columns: Sequence[str] = ("entity_key", "ts", "event_key"),
-             event_keys: Sequence[int] | None = None, batch_size: int = 1 << 20) -> Iterator[pa.RecordBatch]:
-        """Stream ``columns`` of ``events`` in (entity_key, ts, event_key) order, optionally only some events.
+    def scan(self, columns: Sequence[str] = INDEX_COLUMNS, event_keys: Sequence[int] | None = None,
+             batch_size: int = 1 << 20) -> Iterator[pa.RecordBatch]:
+        """Stream ``columns`` of ``event_index`` in (entity_key, ts, event_key, raw_row) order, optionally only
+        some events. The table is stored in that order, so nothing is sorted here.
 
         Every batch is a run of whole rows in storage order; an entity may span two batches.
         """
-        unknown = [c for c in columns if c not in EVENTS_COLUMNS]
+        unknown = [c for c in columns if c not in INDEX_COLUMNS]
         if unknown:
-            raise NotFoundError(f"unknown event column {unknown[0]!r}", field="columns")
-        select = ", ".join(columns)
-        if event_keys is None:
-            sql, params = f"SELECT {select} FROM events ORDER BY entity_key, ts, event_key", []
-        else:
-            sql = (f"SELECT {select} FROM events WHERE list_contains(?, event_key) "
-                   "ORDER BY entity_key, ts, event_key")
+            raise NotFoundError(f"unknown event index column {unknown[0]!r}", field="columns")
+        sql = f"SELECT {', '.join(columns)} FROM event_index"
+        params: list[Any] = []
+        if event_keys is not None:
+            sql += " WHERE list_contains(?, event_key)"  # a scalar filter keeps the scan order
             params = [list(event_keys)]
         reader = self.con.sql(sql, params=params or None).to_arrow_reader(batch_size)
         yield from reader
