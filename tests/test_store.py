@@ -42,7 +42,8 @@ def test_a_version_1_store_is_migrated_with_its_events(tmp_path):
         assert opened.schema_version == SCHEMA_VERSION == 2
         assert opened.needs_refresh
         opened.refresh()
-        rows = opened.query("SELECT entity_id, event_id, properties->>'source' AS s FROM events ORDER BY ts").to_pylist()
+        rows = opened.query("SELECT entity_id, event_id, properties->>'source' AS s FROM events "
+                            "ORDER BY ts").to_pylist()
         assert rows == [{"entity_id": "ann", "event_id": "e1", "s": "ads"},
                         {"entity_id": "ann", "event_id": "e2", "s": None}]
         assert sum(b.num_rows for b in opened.scan()) == 2

@@ -15,7 +15,7 @@ from buyerjourney.ingest.progress import ImportProgress, NullProgress
 from buyerjourney.ingest.rejects import write_rejects
 from buyerjourney.ingest.report import FileReport, ImportReport
 from buyerjourney.ingest.sources import EventSource, RestartCarefully, Source, SpendSource
-from buyerjourney.ingest.staging import Staging
+from buyerjourney.ingest.staging import RepeatedIds, Staging
 from buyerjourney.ingest.timestamps import check_timezone, naive_error
 from buyerjourney.store import DuckDBStore
 from buyerjourney.store.identity import IdentityConflict
@@ -60,9 +60,10 @@ def import_files(store: DuckDBStore, paths: Sequence[str | Path], options: Impor
                 for i, p in enumerate(options.spend)]
     files = [s.file for s in sources]
     staging: Staging | None = None
+    careful = False
     try:
         while True:
-            staging = Staging(store)
+            staging = Staging(store, careful=careful)
             try:
                 with store.transaction():
                     _read_all(sources, staging, progress, timezone)
@@ -71,6 +72,9 @@ def import_files(store: DuckDBStore, paths: Sequence[str | Path], options: Impor
                 break
             except RestartCarefully as restart:  # a CSV file needs the careful reader: start again
                 restart.source.careful = True
+                staging.close()
+            except RepeatedIds:  # an event id occurs twice in the files: start again, keeping the first
+                careful = True
                 staging.close()
         before = _known_conflicts(store)
         conflicts: list[IdentityConflict] = []

@@ -111,7 +111,7 @@ class EventSource(Source):
                               lambda percent: progress.advanced(int(total * (start + (end - start) * percent / 100))))
 
             try:
-                staging.stage_events(self.file_idx, self.queries, watch=watch)
+                staging.stage_events(self.file_idx, self.queries, watch=watch, rows=total)
             except StoreError as exc:
                 raise ImportFormatError(f"{self.file}: cannot read the Parquet data: {exc.message}",
                                         field="file") from exc

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from buyerjourney.errors import NotFoundError, StoreError
@@ -96,6 +97,12 @@ _V1 = [
 ]
 
 _UNCOMPRESSED = "USING COMPRESSION uncompressed"
+# Derived tables, rebuilt by every refresh. Columns of nearly unique values are kept uncompressed: writing
+# them compressed costs more than reading them back uncompressed.
+_U = _UNCOMPRESSED
+_ENTITIES = f"entities (entity_key INTEGER, entity_id VARCHAR {_U}, identified BOOLEAN)"
+_ENTITY_IDS = f"entity_ids (id VARCHAR {_U}, entity_key INTEGER, entity_id VARCHAR {_U})"
+_EVENT_INDEX = f"event_index (entity_key INTEGER, ts TIMESTAMPTZ {_U}, event_key INTEGER, raw_row BIGINT {_U})"
 _V2 = [
     f"""CREATE TABLE events_raw_v2 (
         event_id VARCHAR NOT NULL {_UNCOMPRESSED}, entity_id VARCHAR {_UNCOMPRESSED},
@@ -105,8 +112,10 @@ _V2 = [
     "DROP TABLE events_raw",
     "ALTER TABLE events_raw_v2 RENAME TO events_raw",
     "DROP TABLE events",
-    "CREATE TABLE entity_ids (id VARCHAR, entity_key INTEGER, entity_id VARCHAR)",
-    "CREATE TABLE event_index (entity_key INTEGER, ts TIMESTAMPTZ, event_key INTEGER, raw_row BIGINT)",
+    "DROP TABLE entities",
+    f"CREATE TABLE {_ENTITIES}",
+    f"CREATE TABLE {_ENTITY_IDS}",
+    f"CREATE TABLE {_EVENT_INDEX}",
     """CREATE VIEW events AS
         SELECT m.entity_key, r.ts, n.event_key, m.entity_id, r.event, r.event_id, r.entity_id AS user_id,
                r.anonymous_id, r.account_id, r.properties, r.rowid AS raw_row
@@ -367,31 +376,31 @@ class DuckDBStore:
             # An event belongs to the root of the id it was filed under (its entity_id, else its anonymous_id).
             self.con.execute("""
                 CREATE OR REPLACE TEMP TABLE _filed AS
-                SELECT p.id, coalesce(m.root_id, p.id) AS rid, p.known OR m.root_id IS NOT NULL AS known
-                FROM (SELECT coalesce(entity_id, anonymous_id) AS id, bool_or(entity_id IS NOT NULL) AS known
-                      FROM _pairs GROUP BY 1) p
-                LEFT JOIN _id_map m ON m.from_id = p.id""")
+                SELECT id, rid, known, (dense_rank() OVER (ORDER BY rid) - 1)::INTEGER AS entity_key FROM (
+                    SELECT p.id, coalesce(m.root_id, p.id) AS rid, p.known OR m.root_id IS NOT NULL AS known
+                    FROM (SELECT coalesce(entity_id, anonymous_id) AS id, bool_or(entity_id IS NOT NULL) AS known
+                          FROM _pairs GROUP BY 1) p
+                    LEFT JOIN _id_map m ON m.from_id = p.id)""")
+            self.con.execute(f"CREATE OR REPLACE TABLE {_ENTITY_IDS}")
+            self.con.execute("INSERT INTO entity_ids SELECT id, entity_key, rid FROM _filed")
+            self.con.execute(f"CREATE OR REPLACE TABLE {_ENTITIES}")
             self.con.execute("""
-                CREATE OR REPLACE TABLE entities AS
-                SELECT (row_number() OVER (ORDER BY rid) - 1)::INTEGER AS entity_key, rid AS entity_id,
-                       bool_or(known) AS identified
-                FROM _filed GROUP BY rid""")
-            self.con.execute("""
-                CREATE OR REPLACE TABLE entity_ids AS
-                SELECT f.id, e.entity_key, e.entity_id FROM _filed f JOIN entities e ON e.entity_id = f.rid""")
+                INSERT INTO entities
+                SELECT entity_key, any_value(rid), bool_or(known) FROM _filed GROUP BY entity_key ORDER BY 1""")
             self.con.execute("DROP TABLE _filed")
             self.con.execute("""
                 CREATE OR REPLACE TABLE event_names AS
                 SELECT (row_number() OVER (ORDER BY event) - 1)::INTEGER AS event_key, event, count(*) AS events
                 FROM events_raw GROUP BY event""")
             say("clustering events by (entity, time)")
+            self.con.execute(f"CREATE OR REPLACE TABLE {_EVENT_INDEX}")
             self.con.execute("""
-                CREATE OR REPLACE TABLE event_index AS
+                INSERT INTO event_index
                 SELECT m.entity_key, r.ts, n.event_key, r.rowid AS raw_row
                 FROM events_raw r
                 JOIN entity_ids m ON m.id = coalesce(r.entity_id, r.anonymous_id)
                 JOIN event_names n ON n.event = r.event
-                ORDER BY m.entity_key, r.ts, n.event_key, raw_row""")
+                ORDER BY m.entity_key, r.ts, n.event_key""")
             self._set_meta("dirty", "0")
             self.con.execute("COMMIT")
         except BaseException:
@@ -418,6 +427,14 @@ class DuckDBStore:
         finally:
             for name in registered:
                 self.con.unregister(name)
+
+    def column(self, sql: str, params: Sequence[Any] | None = None) -> np.ndarray:
+        """The first column of a read query's result as one NumPy array (cheaper than Arrow for big numbers)."""
+        try:
+            result = self.con.execute(sql, params or None).fetchnumpy()
+        except duckdb.Error as exc:
+            raise StoreError(f"query failed: {_first_line(exc)}") from exc
+        return np.asarray(next(iter(result.values())))
 
     def event_names(self) -> dict[str, int]:
         """Event name -> event_key, from the dictionary built by :meth:`refresh`."""
