@@ -1,0 +1,71 @@
+"""Fast staging: one pass per batch, then the checks that keep it exact (repeats, rejects, links per file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from buyerjourney.ingest import import_files
+from buyerjourney.ingest.staging import has_repeats
+
+
+def write_parquet(path: Path, rows: list[tuple[str | None, str | None, str | None, str | None, str]]) -> Path:
+    """Rows of (event_id, entity_id, anonymous_id, event, ts ISO with zone)."""
+    columns = list(zip(*rows, strict=True))
+    pq.write_table(pa.table({
+        "event_id": pa.array(columns[0], pa.string()), "entity_id": pa.array(columns[1], pa.string()),
+        "anonymous_id": pa.array(columns[2], pa.string()), "event": pa.array(columns[3], pa.string()),
+        "ts": pa.array(columns[4], pa.string())}), path)
+    return path
+
+
+def test_an_id_repeated_inside_a_file_keeps_its_first_row(store, tmp_path):
+    path = write_parquet(tmp_path / "e.parquet", [
+        ("e1", "ann", None, "visit", "2024-01-01T00:00:00Z"),
+        ("e2", "bob", None, "visit", "2024-01-02T00:00:00Z"),
+        ("e1", "cat", None, "buy", "2024-01-03T00:00:00Z"),
+    ])
+    report = import_files(store, [path])
+    assert (report.accepted, report.duplicates, report.rejected) == (2, 1, 0)
+    rows = store.query("SELECT event_id, entity_id, event FROM events_raw ORDER BY event_id").to_pylist()
+    assert rows == [{"event_id": "e1", "entity_id": "ann", "event": "visit"},
+                    {"event_id": "e2", "entity_id": "bob", "event": "visit"}]
+
+
+def test_stored_ids_rejects_and_new_rows_in_one_file(store, tmp_path):
+    import_files(store, [write_parquet(tmp_path / "first.parquet", [("e1", "ann", None, "visit",
+                                                                      "2024-01-01T00:00:00Z")])])
+    path = write_parquet(tmp_path / "second.parquet", [
+        ("e1", "ann", None, "visit", "2024-01-01T00:00:00Z"),  # already stored
+        ("e2", None, None, "visit", "2024-01-02T00:00:00Z"),  # no id at all: rejected
+        ("e3", "bob", None, "buy", "not a time"),  # rejected
+        ("e4", "bob", None, "buy", "2024-01-04T00:00:00Z"),
+        ("e5", "cat", None, "visit", "2024-01-05T00:00:00Z"),
+    ])
+    report = import_files(store, [path])
+    (file,) = report.files
+    assert (file.rows, file.accepted, file.duplicates, file.rejected) == (5, 2, 1, 2)
+    assert [r.line for r in file.first_rejects] == [2, 3]
+    assert store.query("SELECT count(*) AS n FROM events_raw")["n"][0].as_py() == 3
+    assert store.query("SELECT count(*) AS n FROM event_index")["n"][0].as_py() == 3
+
+
+def test_identity_links_are_counted_per_file(store, tmp_path):
+    one = write_parquet(tmp_path / "one.parquet", [("a", None, "anon1", "visit", "2024-01-01T00:00:00Z"),
+                                                   ("b", "ann", "anon1", "optin", "2024-01-02T00:00:00Z")])
+    two = write_parquet(tmp_path / "two.parquet", [("c", "bob", "anon2", "optin", "2024-01-03T00:00:00Z"),
+                                                   ("d", "bob", "anon3", "optin", "2024-01-04T00:00:00Z"),
+                                                   ("e", None, "anon3", "visit", "2024-01-01T00:00:00Z")])
+    report = import_files(store, [one, two])
+    assert [f.identity_links for f in report.files] == [1, 2]
+    owners = store.query("SELECT event_id, entity_id FROM events ORDER BY event_id").to_pylist()
+    assert [r["entity_id"] for r in owners] == ["ann", "ann", "bob", "bob", "bob"]
+
+
+def test_has_repeats():
+    assert has_repeats(np.array([3, 1, 2, 1], np.uint64))
+    assert not has_repeats(np.array([3, 1, 2], np.uint64))
+    assert not has_repeats(np.array([], np.uint64))
