@@ -1,7 +1,7 @@
 """Driver for the DuckDB store: stream the clustered ``event_index`` table through the kernel.
 
-The index is stored sorted by (entity_key, ts, event_key, raw_row), and a scan without ORDER BY keeps that
-order (DuckDB preserves insertion order for filters and projections), so nothing is sorted at query
+The index is stored sorted by (entity_key, ts, event_key), ties in event_id order; a scan without ORDER BY keeps
+that order (DuckDB preserves insertion order for filters and projections), so nothing is sorted at query
 time; the order is still checked on every batch. Only integer columns travel: entity_key, ts (as int64
 microseconds), event_key (turned into step bitmasks through a lookup table) and raw_row (the event's row in
 ``events_raw``). When some steps filter on properties, DuckDB works out the bits those filters add over
@@ -95,7 +95,7 @@ def _filter_bits(store: DuckDBStore, step_sql: str, excl_sql: str, params: list[
 
 
 def _scan(store: DuckDBStore, query: FunnelQuery, batch_size: int) -> Iterator[tuple[np.ndarray, ...]]:
-    """Arrays (entity_key, ts us, step mask, exclusion mask, raw_row, event_key) of the events the funnel needs."""
+    """Arrays (entity_key, ts us, step mask, exclusion mask, raw_row) of the events the funnel needs."""
     names = store.event_names()
     lut, xlut, step_sql, excl_sql, params, used = store_mask_sql(query, names)
     if not used:
@@ -124,7 +124,7 @@ def _scan(store: DuckDBStore, query: FunnelQuery, batch_size: int) -> Iterator[t
         if bits is not None:
             mask = mask | bits[0][rowid]
             xmask = xmask | bits[1][rowid]
-        yield as_numpy(batch.column(0), np.int32), as_numpy(batch.column(1), np.int64), mask, xmask, rowid, ek
+        yield as_numpy(batch.column(0), np.int32), as_numpy(batch.column(1), np.int64), mask, xmask, rowid
 
 
 @njit(cache=True, nogil=True)
@@ -136,43 +136,6 @@ def is_clustered(ent: np.ndarray, ts: np.ndarray) -> bool:
             ok = False
             break
     return ok
-
-
-@njit(cache=True, nogil=True)
-def tied_positions(ent: np.ndarray, ts: np.ndarray, ek: np.ndarray) -> np.ndarray:
-    """Positions ``q`` whose row has the same entity, time and event as row ``q - 1``."""
-    n = 0
-    for q in range(1, ent.shape[0]):
-        if ent[q] == ent[q - 1] and ts[q] == ts[q - 1] and ek[q] == ek[q - 1]:
-            n += 1
-    out = np.empty(n, np.int64)
-    n = 0
-    for q in range(1, ent.shape[0]):
-        if ent[q] == ent[q - 1] and ts[q] == ts[q - 1] and ek[q] == ek[q - 1]:
-            out[n] = q
-            n += 1
-    return out
-
-
-def order_ties(chunk: tuple[np.ndarray, ...], store: DuckDBStore) -> tuple[np.ndarray, ...]:
-    """Put events of one entity with the same time and name in ``event_id`` order, as everywhere else.
-
-    The index breaks such ties by arrival (``raw_row``), which is cheap to sort on; they are rare, so their
-    ids are looked up here and only their rows are reordered.
-    """
-    ent, ts, rowid, ek = chunk[0], chunk[1], chunk[4], chunk[5]
-    tied = tied_positions(ent, ts, ek)
-    if not len(tied):
-        return chunk
-    members = np.unique(np.concatenate([tied - 1, tied]))
-    starts_run = ~np.isin(members, tied)
-    run = np.cumsum(starts_run)
-    found = StoreSource(store).events(rowid[members])
-    ids = [found[int(r)][0] for r in rowid[members].tolist()]
-    order = np.array(sorted(range(len(members)), key=lambda i: (run[i], ids[i])), np.int64)
-    perm = np.arange(len(ent))
-    perm[members] = members[order]
-    return tuple(a[perm] for a in chunk)
 
 
 _END = object()
@@ -226,6 +189,6 @@ def run_store(store: DuckDBStore, query: FunnelQuery, batch_size: int = 1 << 21)
         if not is_clustered(chunk[0], chunk[1]):
             raise StoreError("the store's event index is not clustered by (entity, time): refresh the store "
                              "(buyerjourney import does it)")
-        latest = merge_latest(latest, run_arrays(*order_ties(chunk, store)[:5], query, out))
+        latest = merge_latest(latest, run_arrays(*chunk, query, out))
     out.latest_us = latest
     return out, StoreSource(store)

@@ -11,7 +11,8 @@ Tables (schema version in ``meta``):
 - ``entities`` and ``event_names``: dictionaries mapping ids and names to dense integers; ``entity_ids``
   maps every id an event was filed under (its ``entity_id``, else its ``anonymous_id``) to its entity.
 - ``event_index``: derived by :meth:`DuckDBStore.refresh`: one narrow row per event,
-  ``(entity_key, ts, event_key, raw_row)``, clustered in that order, so that the funnel engine streams each
+  ``(entity_key, ts, event_key, raw_row)``, clustered by (entity_key, ts, event_key) with ties in event_id
+  order (see :mod:`buyerjourney.store.ties`), so that the funnel engine streams each
   entity's events in time order without sorting at query time. ``raw_row`` is the event's ``rowid`` in
   ``events_raw``, where its id and properties stay.
 - ``events``: a view of ``events_raw`` with identities resolved (``entity_key``, ``entity_id``) and names
@@ -34,6 +35,7 @@ import pyarrow as pa
 from buyerjourney.errors import NotFoundError, StoreError
 from buyerjourney.events import EVENT_SCHEMA, IDENTITY_SCHEMA, SPEND_SCHEMA, TRAITS_SCHEMA
 from buyerjourney.store.identity import IdentityConflict, resolve_identities
+from buyerjourney.store.ties import order_index_ties
 
 SCHEMA_VERSION = 2
 #: Columns of the clustered ``event_index`` table, in its sort order.
@@ -401,6 +403,7 @@ class DuckDBStore:
                 JOIN entity_ids m ON m.id = coalesce(r.entity_id, r.anonymous_id)
                 JOIN event_names n ON n.event = r.event
                 ORDER BY m.entity_key, r.ts, n.event_key""")
+            order_index_ties(self.con)
             self._set_meta("dirty", "0")
             self.con.execute("COMMIT")
         except BaseException:
@@ -442,7 +445,7 @@ class DuckDBStore:
 
     def scan(self, columns: Sequence[str] = INDEX_COLUMNS, event_keys: Sequence[int] | None = None,
              batch_size: int = 1 << 20) -> Iterator[pa.RecordBatch]:
-        """Stream ``columns`` of ``event_index`` in (entity_key, ts, event_key, raw_row) order, optionally only
+        """Stream ``columns`` of ``event_index`` in its (entity_key, ts, event_key) order, optionally only
         some events. The table is stored in that order, so nothing is sorted here.
 
         Every batch is a run of whole rows in storage order; an entity may span two batches.

@@ -1,0 +1,76 @@
+"""Ties in the event index: events of one entity with the same time and name go in ``event_id`` order.
+
+The index is sorted on (entity_key, ts, event_key) only, which is far cheaper than adding the text id to the
+sort key; rows equal on all three come out in any order. Such ties are rare, so after the sort they are found
+in one pass over the index and only their ``raw_row`` values are put in ``event_id`` order, the order the
+funnel engine uses everywhere (so that the chosen event of a tie is the same from a store or from memory).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def tied_positions(ent: np.ndarray, ts: np.ndarray, ek: np.ndarray) -> np.ndarray:
+    """Positions ``q`` whose row has the same entity, time and event as row ``q - 1``."""
+    n = 0
+    for q in range(1, ent.shape[0]):
+        if ent[q] == ent[q - 1] and ts[q] == ts[q - 1] and ek[q] == ek[q - 1]:
+            n += 1
+    out = np.empty(n, np.int64)
+    n = 0
+    for q in range(1, ent.shape[0]):
+        if ent[q] == ent[q - 1] and ts[q] == ts[q - 1] and ek[q] == ek[q - 1]:
+            out[n] = q
+            n += 1
+    return out
+
+
+def run_members(tied: np.ndarray) -> np.ndarray:
+    """Positions of every row in a tie run (the first row of each run included), ascending."""
+    return np.unique(np.concatenate([tied - 1, tied]))
+
+
+def reordered_ties(tied: np.ndarray, members: np.ndarray, raw_rows: np.ndarray, event_ids: list[str]) -> np.ndarray:
+    """The ``raw_rows`` of the run ``members`` (from :func:`run_members`), each run put in event_id order."""
+    run = np.cumsum(~np.isin(members, tied))
+    order = np.array(sorted(range(len(members)), key=lambda i: (run[i], event_ids[i])), np.int64)
+    return raw_rows[order]
+
+
+def order_index_ties(con: Any) -> int:
+    """Put the tie runs of ``event_index`` (on connection ``con``) in event_id order; returns the rows moved.
+
+    Rows are matched on ``raw_row``, unique in the index, so this works on a table still local to the
+    transaction that built it.
+    """
+    index = con.execute("SELECT entity_key, epoch_us(ts) AS ts, event_key, raw_row FROM event_index").fetchnumpy()
+    ent, ts, ek, raw = (np.asarray(index[c]) for c in ("entity_key", "ts", "event_key", "raw_row"))
+    del index
+    tied = tied_positions(ent, ts, ek)
+    if not len(tied):
+        return 0
+    members = run_members(tied)
+    raw_rows = raw[members].astype(np.int64)
+    con.register("_tied", pa.table({"r": pa.array(raw_rows), "pos": pa.array(np.arange(len(members)))}))
+    try:
+        found = con.sql("SELECT t.pos, e.event_id FROM events_raw e JOIN _tied t ON e.rowid = t.r").to_arrow_table()
+    finally:
+        con.unregister("_tied")
+    event_ids: list[Any] = [None] * len(members)
+    for pos, event_id in zip(found.column(0).to_pylist(), found.column(1).to_pylist(), strict=True):
+        event_ids[pos] = event_id
+    new_rows = reordered_ties(tied, members, raw_rows, event_ids)
+    moved = new_rows != raw_rows
+    fix = pa.table({"old": pa.array(raw_rows[moved]), "new": pa.array(new_rows[moved])})
+    con.register("_tie_fix", fix)
+    try:
+        con.execute("UPDATE event_index SET raw_row = f.new FROM _tie_fix f WHERE event_index.raw_row = f.old")
+    finally:
+        con.unregister("_tie_fix")
+    return int(moved.sum())
