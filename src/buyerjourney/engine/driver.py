@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
+from buyerjourney.arrays import as_numpy
 from buyerjourney.engine.kernel import run_general_all, run_plain_all, run_unordered
 from buyerjourney.engine.kernel_dp import INF
 from buyerjourney.engine.kernel_dp import STRICT as STRICT_FLAG
 from buyerjourney.engine.query import FunnelQuery
+
+__all__ = ["KernelOutput", "Source", "as_numpy", "carry_over", "merge_latest", "run_arrays"]
 
 US = 1_000_000
 
@@ -102,25 +104,6 @@ def run_arrays(ent: np.ndarray, ts: np.ndarray, mask: np.ndarray, xmask: np.ndar
     run_general_all(ent, ts, mask, xmask, rowid, query.n, query.window * US, params, query.optional_mask, sflag,
                     exr, only, out.level, out.excluded, out.conversions, out.optional, out.chain_ts, out.chain_row)
     return int(ts.max())
-
-
-def as_numpy(array: pa.Array | pa.ChunkedArray, dtype: type = np.int64) -> np.ndarray:
-    """A primitive Arrow array as NumPy, zero-copy when it can be (pyarrow's own ``to_numpy`` imports pandas,
-    a third of a second a command line cannot spare). Nulls become 0."""
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
-    if pa.types.is_timestamp(array.type) or pa.types.is_date64(array.type):
-        array = array.view(pa.int64())
-    if pa.types.is_boolean(array.type) or pa.types.is_dictionary(array.type) or not (
-            pa.types.is_integer(array.type) or pa.types.is_floating(array.type)):
-        return np.asarray(array.to_pylist(), dtype=dtype)
-    if array.null_count:
-        array = array.fill_null(0)
-    width = array.type.bit_width // 8
-    kind = "f" if pa.types.is_floating(array.type) else "u" if pa.types.is_unsigned_integer(array.type) else "i"
-    raw = np.frombuffer(array.buffers()[1], dtype=np.dtype(f"{kind}{width}"), count=len(array),
-                        offset=array.offset * width)
-    return raw if raw.dtype == np.dtype(dtype) else raw.astype(dtype)
 
 
 def _ro(a: np.ndarray, dtype: type) -> np.ndarray:

@@ -14,6 +14,8 @@ import numpy as np
 import pyarrow as pa
 from numba import njit
 
+from buyerjourney.arrays import as_numpy
+
 
 @njit(cache=True, nogil=True)
 def tied_positions(ent: np.ndarray, ts: np.ndarray, ek: np.ndarray) -> np.ndarray:
@@ -49,8 +51,8 @@ def order_index_ties(con: Any) -> int:
     Rows are matched on ``raw_row``, unique in the index, so this works on a table still local to the
     transaction that built it.
     """
-    index = con.execute("SELECT entity_key, epoch_us(ts) AS ts, event_key, raw_row FROM event_index").fetchnumpy()
-    ent, ts, ek, raw = (np.asarray(index[c]) for c in ("entity_key", "ts", "event_key", "raw_row"))
+    index = con.sql("SELECT entity_key, ts, event_key, raw_row FROM event_index").to_arrow_table()
+    ent, ts, ek, raw = (as_numpy(index.column(i), t) for i, t in enumerate((np.int32, np.int64, np.int32, np.int64)))
     del index
     tied = tied_positions(ent, ts, ek)
     if not len(tied):
