@@ -8,29 +8,48 @@ funnel engine uses everywhere (so that the chosen event of a tie is the same fro
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from numba import njit
 
 from buyerjourney.arrays import as_numpy
 
+_INDEX_TYPES = (np.int32, np.int64, np.int32, np.int64)
 
-@njit(cache=True, nogil=True)
-def tied_positions(ent: np.ndarray, ts: np.ndarray, ek: np.ndarray) -> np.ndarray:
-    """Positions ``q`` whose row has the same entity, time and event as row ``q - 1``."""
-    n = 0
-    for q in range(1, ent.shape[0]):
-        if ent[q] == ent[q - 1] and ts[q] == ts[q - 1] and ek[q] == ek[q - 1]:
-            n += 1
-    out = np.empty(n, np.int64)
-    n = 0
-    for q in range(1, ent.shape[0]):
-        if ent[q] == ent[q - 1] and ts[q] == ts[q - 1] and ek[q] == ek[q - 1]:
-            out[n] = q
-            n += 1
-    return out
+
+def tied_positions(batches: Iterable[pa.RecordBatch]) -> tuple[np.ndarray, np.ndarray]:
+    """Find the ties in batches of (entity_key, ts, event_key, raw_row) in index order.
+
+    Returns ``(tied, raw_rows)``: the positions ``q`` whose row has the same entity, time and event as row
+    ``q - 1``, and the ``raw_row`` of each position of :func:`run_members` ``(tied)``, in that order.
+    """
+    tied: list[np.ndarray] = []
+    members: list[np.ndarray] = []
+    raws: list[np.ndarray] = []
+    offset = 0
+    last: tuple[int, ...] | None = None
+    for batch in batches:
+        ent, ts, ek, raw = (as_numpy(batch.column(i), t) for i, t in enumerate(_INDEX_TYPES))
+        if not len(ent):
+            continue
+        if last is not None and last[:3] == (int(ent[0]), int(ts[0]), int(ek[0])):
+            tied.append(np.array([offset], np.int64))
+            members.append(np.array([offset - 1, offset], np.int64))
+            raws.append(np.array([last[3], raw[0]], np.int64))
+        same = np.flatnonzero((ent[1:] == ent[:-1]) & (ts[1:] == ts[:-1]) & (ek[1:] == ek[:-1])) + 1
+        if len(same):
+            local = run_members(same)
+            tied.append(same + offset)
+            members.append(local + offset)
+            raws.append(raw[local].astype(np.int64))
+        last = (int(ent[-1]), int(ts[-1]), int(ek[-1]), int(raw[-1]))
+        offset += len(ent)
+    if not tied:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    _, first = np.unique(np.concatenate(members), return_index=True)
+    return np.unique(np.concatenate(tied)), np.concatenate(raws)[first]
 
 
 def run_members(tied: np.ndarray) -> np.ndarray:
@@ -51,14 +70,11 @@ def order_index_ties(con: Any) -> int:
     Rows are matched on ``raw_row``, unique in the index, so this works on a table still local to the
     transaction that built it.
     """
-    index = con.sql("SELECT entity_key, ts, event_key, raw_row FROM event_index").to_arrow_table()
-    ent, ts, ek, raw = (as_numpy(index.column(i), t) for i, t in enumerate((np.int32, np.int64, np.int32, np.int64)))
-    del index
-    tied = tied_positions(ent, ts, ek)
+    reader = con.sql("SELECT entity_key, ts, event_key, raw_row FROM event_index").to_arrow_reader(1 << 20)
+    tied, raw_rows = tied_positions(reader)
     if not len(tied):
         return 0
     members = run_members(tied)
-    raw_rows = raw[members].astype(np.int64)
     con.register("_tied", pa.table({"r": pa.array(raw_rows), "pos": pa.array(np.arange(len(members)))}))
     try:
         found = con.sql("SELECT t.pos, e.event_id FROM events_raw e JOIN _tied t ON e.rowid = t.r").to_arrow_table()
