@@ -351,23 +351,20 @@ class DuckDBStore:
         # An id with links to one entity only, which is itself linked nowhere and links nowhere, resolves to
         # that entity whatever the order: mapped here in bulk; every other link goes through the rules of
         # resolve_identities (earliest link wins, chains, cycles), which such simple links cannot affect.
-        simple = self.con.sql("""
+        self.con.execute("""
+            CREATE OR REPLACE TEMP TABLE _id_map AS
             SELECT from_id, any_value(to_id) AS root_id FROM _links
             WHERE from_id NOT IN (SELECT to_id FROM _links)
             GROUP BY from_id
             HAVING count(DISTINCT to_id) = 1
-               AND any_value(to_id) NOT IN (SELECT from_id FROM _links)""").to_arrow_table()
-        self.con.register("_simple", simple)
-        try:
-            rest = self.con.sql("""SELECT from_id, to_id, ts FROM _links
-                                   WHERE from_id NOT IN (SELECT from_id FROM _simple)""").to_arrow_table()
-        finally:
-            self.con.unregister("_simple")
+               AND any_value(to_id) NOT IN (SELECT from_id FROM _links)""")
+        rest = self.con.sql("""SELECT from_id, to_id, ts FROM _links
+                               WHERE from_id NOT IN (SELECT from_id FROM _id_map)""").to_arrow_table()
         self.con.execute("DROP TABLE _links")
         roots, conflicts = resolve_identities(rest)
-        id_map = pa.concat_tables([simple, pa.table({"from_id": pa.array(list(roots), pa.string()),
-                                                     "root_id": pa.array(list(roots.values()), pa.string())})])
-        self.con.register("_id_map", id_map)
+        if roots:  # parameters, not an Arrow table: building one from Python lists makes pyarrow import pandas
+            self.con.execute("INSERT INTO _id_map SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
+                             [list(roots), list(roots.values())])
         try:
             self.con.execute("BEGIN")
             self.con.execute("DELETE FROM identity_conflicts")
@@ -410,7 +407,7 @@ class DuckDBStore:
             self.con.execute("ROLLBACK")
             raise
         finally:
-            self.con.unregister("_id_map")
+            self.con.execute("DROP TABLE IF EXISTS _id_map")
         return conflicts
 
     # -- reads -----------------------------------------------------------------------------------
