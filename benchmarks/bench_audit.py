@@ -28,8 +28,10 @@ TARGET_SECONDS = 30.0
 
 def _store(leads: int, seed: int, path: Path, console: Console) -> Path:
     if path.exists():
-        with DuckDBStore.open(path, read_only=True) as store:
-            if store.info().events and not store.needs_refresh:
+        with DuckDBStore.open(path) as store:  # writable: a store of an older schema is migrated
+            if store.info().events:
+                if store.needs_refresh:
+                    store.refresh()
                 console.print(f"reusing {path} ({store.info().events:,} events)")
                 return path
     started = time.perf_counter()
