@@ -330,24 +330,29 @@ class DuckDBStore:
         """
         say = progress or (lambda _msg: None)
         say("resolving identities")
-        # Every distinct (entity_id, anonymous_id) pair events carry: one pass over the events, after which
-        # identities and dictionaries are worked out on this much smaller table.
+        # Two passes over the events: the links their (anonymous_id, entity_id) pairs make, and every id an
+        # event is filed under (its entity_id, else its anonymous_id); the rest works on these smaller tables.
         self.con.execute("""
             CREATE OR REPLACE TEMP TABLE _pairs AS
-            SELECT entity_id, anonymous_id, min(ts) AS ts FROM events_raw GROUP BY ALL""")
+            SELECT anonymous_id, entity_id, min(ts) AS ts FROM events_raw
+            WHERE anonymous_id IS NOT NULL AND entity_id IS NOT NULL AND anonymous_id <> entity_id
+            GROUP BY ALL""")
+        self.con.execute("""
+            CREATE OR REPLACE TEMP TABLE _ids AS
+            SELECT coalesce(entity_id, anonymous_id) AS id, bool_or(entity_id IS NOT NULL) AS known
+            FROM events_raw GROUP BY 1""")
         try:
             return self._rebuild(say)
         finally:
             self.con.execute("DROP TABLE IF EXISTS _pairs")
+            self.con.execute("DROP TABLE IF EXISTS _ids")
 
     def _rebuild(self, say: Callable[[str], None]) -> list[IdentityConflict]:
         self.con.execute("""
             CREATE OR REPLACE TEMP TABLE _links AS
             SELECT from_id, to_id, ts FROM identities
             UNION ALL
-            SELECT anonymous_id, entity_id, min(ts) FROM _pairs
-            WHERE anonymous_id IS NOT NULL AND entity_id IS NOT NULL AND anonymous_id <> entity_id
-            GROUP BY ALL""")
+            SELECT anonymous_id, entity_id, ts FROM _pairs""")
         # An id with links to one entity only, which is itself linked nowhere and links nowhere, resolves to
         # that entity whatever the order: mapped here in bulk; every other link goes through the rules of
         # resolve_identities (earliest link wins, chains, cycles), which such simple links cannot affect.
@@ -375,17 +380,17 @@ class DuckDBStore:
             # An event belongs to the root of the id it was filed under (its entity_id, else its anonymous_id).
             self.con.execute("""
                 CREATE OR REPLACE TEMP TABLE _filed AS
-                SELECT id, rid, known, (dense_rank() OVER (ORDER BY rid) - 1)::INTEGER AS entity_key FROM (
-                    SELECT p.id, coalesce(m.root_id, p.id) AS rid, p.known OR m.root_id IS NOT NULL AS known
-                    FROM (SELECT coalesce(entity_id, anonymous_id) AS id, bool_or(entity_id IS NOT NULL) AS known
-                          FROM _pairs GROUP BY 1) p
-                    LEFT JOIN _id_map m ON m.from_id = p.id)""")
-            self.con.execute(f"CREATE OR REPLACE TABLE {_ENTITY_IDS}")
-            self.con.execute("INSERT INTO entity_ids SELECT id, entity_key, rid FROM _filed")
+                SELECT p.id, coalesce(m.root_id, p.id) AS rid, p.known OR m.root_id IS NOT NULL AS known
+                FROM _ids p LEFT JOIN _id_map m ON m.from_id = p.id""")
             self.con.execute(f"CREATE OR REPLACE TABLE {_ENTITIES}")
             self.con.execute("""
                 INSERT INTO entities
-                SELECT entity_key, any_value(rid), bool_or(known) FROM _filed GROUP BY entity_key ORDER BY 1""")
+                SELECT (row_number() OVER (ORDER BY rid) - 1)::INTEGER, rid, bool_or(known) FROM _filed
+                GROUP BY rid ORDER BY 1""")
+            self.con.execute(f"CREATE OR REPLACE TABLE {_ENTITY_IDS}")
+            self.con.execute("""
+                INSERT INTO entity_ids
+                SELECT f.id, e.entity_key, e.entity_id FROM _filed f JOIN entities e ON e.entity_id = f.rid""")
             self.con.execute("DROP TABLE _filed")
             self.con.execute("""
                 CREATE OR REPLACE TABLE event_names AS
