@@ -28,8 +28,7 @@ def test_events_are_clustered_by_entity_and_time(store):
         ("amy", "a", 0), ("amy", "c", 0), ("zed", "a", 1), ("zed", "b", 1)]
 
 
-def test_a_version_1_store_is_migrated_with_its_events(tmp_path):
-    path = tmp_path / "v1.duckdb"
+def write_v1_store(path):
     con = duckdb.connect(str(path))
     for statement in MIGRATIONS[0]:
         con.execute(statement)
@@ -38,6 +37,11 @@ def test_a_version_1_store_is_migrated_with_its_events(tmp_path):
         ('e1', NULL, 'anon', NULL, 'visit', '2024-01-01T00:00:00Z', '{"source":"ads"}'),
         ('e2', 'ann', 'anon', NULL, 'optin', '2024-01-02T00:00:00Z', NULL)""")
     con.close()
+    return path
+
+
+def test_a_version_1_store_is_migrated_with_its_events(tmp_path):
+    path = write_v1_store(tmp_path / "v1.duckdb")
     with DuckDBStore.open(path) as opened:
         assert opened.schema_version == SCHEMA_VERSION == 2
         assert opened.needs_refresh
@@ -47,6 +51,15 @@ def test_a_version_1_store_is_migrated_with_its_events(tmp_path):
         assert rows == [{"entity_id": "ann", "event_id": "e1", "s": "ads"},
                         {"entity_id": "ann", "event_id": "e2", "s": None}]
         assert sum(b.num_rows for b in opened.scan()) == 2
+
+
+def test_reading_a_version_1_store_upgrades_it_first(tmp_path):
+    import buyerjourney
+
+    path = write_v1_store(tmp_path / "v1.duckdb")
+    with DuckDBStore.open(path, read_only=True) as opened:
+        assert opened.schema_version == SCHEMA_VERSION and not opened.needs_refresh
+        assert buyerjourney.funnel(opened, steps=["visit", "optin"], window="7d").counts == [1, 1]
 
 
 def test_scan_refuses_an_unknown_column(store):

@@ -132,6 +132,10 @@ _V2 = [
 MIGRATIONS: list[list[str]] = [_V1, _V2]
 
 
+class _OlderSchema(Exception):
+    """A store opened read-only has an older schema: it is upgraded first."""
+
+
 class DuckDBStore:
     """An event store in one DuckDB file (or ``:memory:``)."""
 
@@ -158,7 +162,18 @@ class DuckDBStore:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")  # commands draw their own progress (rich)
         store = cls(con, target)
-        store._migrate(read_only=read_only)
+        try:
+            store._migrate(read_only=read_only)
+        except _OlderSchema:
+            con.close()
+            try:  # upgraded in place (once), then opened for reading as asked
+                with cls.open(target) as writable:
+                    if writable.needs_refresh:
+                        writable.refresh()
+            except StoreError as exc:
+                raise StoreError(f"store {target} has an older schema and could not be upgraded: {exc.message}",
+                                 field="db") from exc
+            return cls.open(target, read_only=True)
         return store
 
     def close(self) -> None:
@@ -179,13 +194,17 @@ class DuckDBStore:
         if version == SCHEMA_VERSION:
             return
         if read_only:
-            raise StoreError(f"store {self.path} needs a migration; open it writable once", field="db")
-        for step in MIGRATIONS[version:]:
+            raise _OlderSchema()
+        for reached, step in enumerate(MIGRATIONS[version:], start=version + 1):
             self.con.execute("BEGIN")
-            for statement in step:
-                self.con.execute(statement)
+            try:
+                for statement in step:
+                    self.con.execute(statement)
+                self._set_meta("schema_version", str(reached))  # with the step: a crash cannot apply it twice
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
             self.con.execute("COMMIT")
-        self._set_meta("schema_version", str(SCHEMA_VERSION))
 
     @property
     def schema_version(self) -> int:
