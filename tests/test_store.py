@@ -129,3 +129,23 @@ def test_events_at_the_same_time_are_taken_in_event_id_order_whatever_their_arri
     from_store = buyerjourney.funnel(store, steps=["visit", "buy"], window="7d").table.to_pylist()
     in_memory = buyerjourney.funnel(events, steps=["visit", "buy"], window="7d").table.to_pylist()
     assert from_store[0]["step_event_id"] == in_memory[0]["step_event_id"] == ["b", "y"]
+
+
+def test_a_store_left_unrefreshed_is_refused_by_the_engine_and_refreshed_by_the_cli(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    import buyerjourney
+
+    path = tmp_path / "dirty.duckdb"
+    with DuckDBStore.open(path) as opened:
+        opened.append_events(events_table_from_records([
+            {"entity_id": "ann", "event": "visit", "ts": "2024-01-01T00:00:00Z"},
+            {"entity_id": "ann", "event": "optin", "ts": "2024-01-02T00:00:00Z"}]))  # no refresh: interrupted
+        with pytest.raises(StoreError, match="not yet indexed"):
+            buyerjourney.funnel(opened, steps=["visit", "optin"], window="7d")
+    done = subprocess.run([sys.executable, "-m", "buyerjourney", "funnel", "--db", str(path), "--steps",
+                           "visit,optin", "--window", "7d", "--format", "json"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert [step["count"] for step in json.loads(done.stdout)["steps"]] == [1, 1]

@@ -61,9 +61,22 @@ FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="tabl
 
 
 @contextmanager
-def opened_store(db: Path | None, *, read_only: bool = False, create: bool = True) -> Iterator[DuckDBStore]:
-    """Open the store for one command and close it after."""
+def opened_store(db: Path | None, *, read_only: bool = False, create: bool = True,
+                 refreshed: bool = False) -> Iterator[DuckDBStore]:
+    """Open the store for one command and close it after.
+
+    ``refreshed``: a store whose last import was not followed by a refresh (an interrupted import) is
+    refreshed first, so the command reads every stored event.
+    """
     store = DuckDBStore.open(db, read_only=read_only, create=create)
+    if refreshed and store.needs_refresh:
+        if read_only:
+            store.close()
+            with DuckDBStore.open(db) as writable:
+                writable.refresh()
+            store = DuckDBStore.open(db, read_only=True)
+        else:
+            store.refresh()
     try:
         yield store
     finally:

@@ -152,15 +152,13 @@ def audit(config: ConfigOption = None,
     """
     journey = resolve_config(config)
     day = _parse_day(as_of)
-    with opened_store(db, create=False) as store:
-        if store.needs_refresh:
-            store.refresh()
-        with Progress(TextColumn("auditing: {task.description}"), BarColumn(), TimeElapsedColumn(),
-                      console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
-            task = bar.add_task("starting", total=None)
-            report = run_audit(store, journey, period_months=months, as_of=day,
-                               progress=lambda step, done, total: bar.update(task, description=step,
-                                                                             completed=done, total=total))
+    with opened_store(db, create=False, refreshed=True) as store, \
+            Progress(TextColumn("auditing: {task.description}"), BarColumn(), TimeElapsedColumn(),
+                     console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
+        task = bar.add_task("starting", total=None)
+        report = run_audit(store, journey, period_months=months, as_of=day,
+                           progress=lambda step, done, total: bar.update(task, description=step,
+                                                                         completed=done, total=total))
     doc = to_jsonable(report.to_dict())
     if fmt is AuditFormat.json:
         _write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", output)

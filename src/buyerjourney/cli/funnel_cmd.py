@@ -183,7 +183,7 @@ def funnel_command(
     exclusions = build_exclusions(exclude or [], len(spec))
     if reached_at is not None and dropped_at is not None:
         raise QueryError("give one of --reached-at and --dropped-at", field="reached_at")
-    with opened_store(db, read_only=True, create=False) as store:
+    with opened_store(db, read_only=True, create=False, refreshed=True) as store:
         from buyerjourney.engine import funnel
 
         result = funnel(store, steps=spec, window=window, order=order, exclusions=exclusions)

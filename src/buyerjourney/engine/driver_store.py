@@ -182,6 +182,9 @@ def _in_background(items: Iterator[Any], depth: int = 8) -> Iterator[Any]:
 
 def run_store(store: DuckDBStore, query: FunnelQuery, batch_size: int = 1 << 21) -> tuple[KernelOutput, StoreSource]:
     """Run ``query`` over the store; every entity of the store gets a row (level 0 when it did nothing)."""
+    if store.needs_refresh:
+        raise StoreError(f"the store {store.path} has events not yet indexed: call store.refresh() first "
+                         "(buyerjourney funnel does it for you)", field="db")
     entities = int(store.query("SELECT coalesce(max(entity_key) + 1, 0) AS n FROM entities").column(0)[0].as_py())
     out = KernelOutput.empty(entities, query.n)
     latest: int | None = None
