@@ -69,3 +69,21 @@ def test_has_repeats():
     assert has_repeats(np.array([3, 1, 2, 1], np.uint64))
     assert not has_repeats(np.array([3, 1, 2], np.uint64))
     assert not has_repeats(np.array([], np.uint64))
+
+
+def test_json_properties_written_as_text_holding_an_object_are_read_as_that_object(store, tmp_path):
+    import json
+
+    from buyerjourney.ingest import ImportOptions
+
+    path = tmp_path / "export.jsonl"
+    lines = [{"event_id": "e1", "entity_id": "ann", "event": "buy", "ts": "2024-01-01T00:00:00Z",
+              "properties": json.dumps({"revenue": 500, "source": "ads"})},
+             {"event_id": "e2", "entity_id": "ann", "event": "buy", "ts": "2024-01-02T00:00:00Z",
+              "properties": "[1, 2]"}]
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    report = import_files(store, [path], ImportOptions(first_rejects=5))
+    assert (report.accepted, report.rejected) == (1, 1)
+    assert report.files[0].first_rejects[0].reason.startswith("properties: expected a JSON object")
+    stored = store.query("SELECT properties->>'source' AS s, (properties->>'revenue')::INT AS r FROM events_raw")
+    assert stored.to_pylist() == [{"s": "ads", "r": 500}]

@@ -300,6 +300,8 @@ def plain_event(obj: Mapping[str, Any], plan: KeyPlan) -> EventRow:
                 consumed.add(key)
                 break
     props = values.get("properties")
+    if isinstance(props, str):  # a JSON object written as text, as many exports of JSON columns do
+        props = _object_in_text(props)
     if props is not None and not isinstance(props, dict):
         raise Rejected(f"properties: expected a JSON object, got {_short(props)}")
     properties = dict(props or {})
@@ -325,6 +327,15 @@ def plain_event(obj: Mapping[str, Any], plan: KeyPlan) -> EventRow:
         raise Rejected("event is missing")
     return EventRow(ids["event_id"], ids["entity_id"], ids["anonymous_id"], ids["account_id"], event,
                     ts_text(values.get("ts"), "ts"), properties)
+
+
+def _object_in_text(text: str) -> Any:
+    """The JSON object a text holds; anything else is returned as it was (and refused by the caller)."""
+    try:
+        parsed = loads(text)
+    except (ValueError, RecursionError):
+        return text
+    return parsed if isinstance(parsed, dict) else text
 
 
 def _number(value: Any, name: str) -> int | float:
