@@ -35,9 +35,14 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_no_constants)
+
+
 def loads(text: str) -> Any:
-    """``json.loads`` that refuses NaN and Infinity (not JSON)."""
-    return json.loads(text, parse_constant=_no_constants)
+    """``json.loads`` that refuses NaN and Infinity (not JSON), with one decoder for every line."""
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
 
 
 def read_lines(handle: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
@@ -58,27 +63,27 @@ def read_lines(handle: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
 
 @dataclass
 class _Rows:
-    """Rows accumulated for the next events batch and links batch."""
+    """Rows accumulated for the next events batch and links batch (turned into columns when flushed)."""
 
-    events: list[list[Any]] = field(default_factory=lambda: [[] for _ in CONTRACT])
-    event_book: list[list[Any]] = field(default_factory=lambda: [[], [], []])  # line, pre_reason, raw_text
-    links: list[list[Any]] = field(default_factory=lambda: [[] for _ in LINK_COLUMNS])
-    link_book: list[list[Any]] = field(default_factory=lambda: [[], [], []])
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    event_book: list[tuple[Any, ...]] = field(default_factory=list)  # line, pre_reason, raw_text
+    links: list[tuple[Any, ...]] = field(default_factory=list)
+    link_book: list[tuple[Any, ...]] = field(default_factory=list)
 
     def event(self, values: tuple[Any, ...], line: int | None, reason: str | None, raw: str | None) -> None:
-        for column, value in zip(self.events, values, strict=True):
-            column.append(value)
-        for column, value in zip(self.event_book, (line, reason, raw), strict=True):
-            column.append(value)
+        self.events.append(values)
+        self.event_book.append((line, reason, raw))
 
     def link(self, values: tuple[Any, ...], line: int | None) -> None:
-        for column, value in zip(self.links, values, strict=True):
-            column.append(value)
-        for column, value in zip(self.link_book, (line, None, None), strict=True):
-            column.append(value)
+        self.links.append(values)
+        self.link_book.append((line, None, None))
 
     def size(self) -> int:
-        return len(self.event_book[0]) + len(self.link_book[0])
+        return len(self.event_book) + len(self.link_book)
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
 class JsonReader:
@@ -231,14 +236,14 @@ class JsonReader:
 
     def _flush(self, done: int, force: bool = False) -> Iterator[tuple[str, Batch]]:
         rows = self._rows
-        if rows.event_book[0] and (force or rows.size() >= _ROWS):
-            table = columns_table(rows.events, [pa.string()] * len(CONTRACT))
-            line, reason, raw = rows.event_book
+        if rows.event_book and (force or rows.size() >= _ROWS):
+            table = columns_table(_columns(rows.events, len(CONTRACT)), [pa.string()] * len(CONTRACT))
+            line, reason, raw = _columns(rows.event_book, 3)
             yield "events", Batch(with_book(table, self._event_seq, line, reason, raw), done)
             self._event_seq += table.num_rows
-        if rows.link_book[0] and (force or rows.size() >= _ROWS):
-            table = columns_table(rows.links, [pa.string()] * len(LINK_COLUMNS))
-            line, reason, raw = rows.link_book
+        if rows.link_book and (force or rows.size() >= _ROWS):
+            table = columns_table(_columns(rows.links, len(LINK_COLUMNS)), [pa.string()] * len(LINK_COLUMNS))
+            line, reason, raw = _columns(rows.link_book, 3)
             yield "links", Batch(with_book(table, self._link_seq, line, reason, raw), done)
             self._link_seq += table.num_rows
         self._rows = _Rows()
