@@ -128,6 +128,10 @@ def _day(column: str) -> str:
     return f"floor(epoch_us({column}) / 86400000000)::BIGINT"
 
 
+#: Nurture events read from the narrow index (no properties needed): no join to resolve entities.
+NURTURE_KEYS = ("list_contains((SELECT list(event_key) FROM event_names WHERE list_contains($nurture, event)), "
+                "event_key)")
+
 #: Timestamps of ``_bj_ent`` that also get a ``*_day`` column.
 DAY_COLUMNS = ("optin", "contact", "purchase", "wow", "offer", "upsell", "ask")
 
@@ -186,7 +190,7 @@ def build_scratch(q: Query) -> None:
             SELECT entity_key, min(ts) AS touch_ts, arg_min(source, ts) AS touch_source FROM _bj_visits
             WHERE source IS NOT NULL AND entity_key IN (SELECT entity_key FROM a) GROUP BY entity_key),
         n AS (
-            SELECT DISTINCT entity_key FROM events WHERE list_contains($nurture, event) AND ts <= $as_of)
+            SELECT DISTINCT entity_key FROM event_index WHERE {NURTURE_KEYS} AND ts <= $as_of)
         SELECT a.*, {days}, strftime(a.optin_ts, '%Y-%m') AS optin_month,
                CASE WHEN a.optin_source IS NOT NULL AND (t.touch_ts IS NULL OR a.optin_ts < t.touch_ts)
                     THEN a.optin_source ELSE coalesce(t.touch_source, a.optin_source, '(empty)') END AS source,
@@ -254,7 +258,7 @@ def _traffic(q: Query, facts: Facts) -> None:
         SELECT (SELECT count(*) FROM _bj_visits) AS visit,
                (SELECT count(source) FROM _bj_visits) AS visit_source,
                (SELECT count(capture) FROM _bj_visits) AS visit_capture,
-               (SELECT count(*) FROM events WHERE list_contains($nurture, event) AND ts <= $as_of) AS nurture,
+               (SELECT count(*) FROM event_index WHERE {NURTURE_KEYS} AND ts <= $as_of) AS nurture,
                {", ".join(f"count(*) FILTER (WHERE {flag}) AS {role}" for flag, role in ACT_FLAGS.items())},
                count(*) FILTER (WHERE is_optin AND source IS NOT NULL) AS optin_source,
                count(*) FILTER (WHERE is_optin AND capture IS NOT NULL) AS optin_capture,
