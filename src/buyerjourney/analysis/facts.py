@@ -128,9 +128,17 @@ def _day(column: str) -> str:
     return f"floor(epoch_us({column}) / 86400000000)::BIGINT"
 
 
-#: Nurture events read from the narrow index (no properties needed): no join to resolve entities.
-NURTURE_KEYS = ("list_contains((SELECT list(event_key) FROM event_names WHERE list_contains($nurture, event)), "
-                "event_key)")
+def keys_of(names: str, column: str = "event_key") -> str:
+    """SQL: ``column`` is the key of one of the event names in the list parameter ``names``.
+
+    Reads of the narrow ``event_index`` find an event's entity without joining every raw event to its id
+    (the ``events`` view does that join, which costs more than the index read on big stores).
+    """
+    return (f"list_contains((SELECT list(event_key) FROM event_names WHERE list_contains({names}, event)), "
+            f"{column})")
+
+
+NURTURE_KEYS = keys_of("$nurture")
 
 #: Timestamps of ``_bj_ent`` that also get a ``*_day`` column.
 DAY_COLUMNS = ("optin", "contact", "purchase", "wow", "offer", "upsell", "ask")
@@ -142,8 +150,9 @@ def build_scratch(q: Query) -> None:
         CREATE OR REPLACE TEMP TABLE _bj_visits AS
         SELECT entity_key, ts, date_trunc('month', ts)::DATE AS month, {_extract('source')} AS source,
                {_extract('capture')} AS capture, {_extract('product')} AS product
-        FROM (SELECT entity_key, ts, json_transform(properties, $shape_visit) AS p FROM events
-              WHERE list_contains($visit, event) AND ts <= $as_of)""")
+        FROM (SELECT i.entity_key, i.ts, json_transform(r.properties, $shape_visit) AS p
+              FROM event_index i JOIN events_raw r ON r.rowid = i.raw_row
+              WHERE {keys_of('$visit', 'i.event_key')} AND i.ts <= $as_of)""")
     flags = ",\n".join(f"list_contains(${flag}, event) AS {flag}" for flag in ACT_FLAGS)
     q.run(f"""
         CREATE OR REPLACE TEMP TABLE _bj_acts AS
