@@ -7,9 +7,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from buyerjourney.ingest import import_files
 from buyerjourney.ingest.staging import has_repeats
+from buyerjourney.store import DuckDBStore
 
 
 def write_parquet(path: Path, rows: list[tuple[str | None, str | None, str | None, str | None, str]]) -> Path:
@@ -87,3 +90,45 @@ def test_json_properties_written_as_text_holding_an_object_are_read_as_that_obje
     assert report.files[0].first_rejects[0].reason.startswith("properties: expected a JSON object")
     stored = store.query("SELECT properties->>'source' AS s, (properties->>'revenue')::INT AS r FROM events_raw")
     assert stored.to_pylist() == [{"s": "ads", "r": 500}]
+
+
+_IDS = st.sampled_from(["a", "b", "c", "d", "e", "f"])
+_ROW = st.tuples(_IDS, st.sampled_from(["ann", "bob"]), st.sampled_from(["visit", "buy"]), st.integers(1, 9))
+_FILES = st.lists(st.lists(_ROW, min_size=0, max_size=6), min_size=1, max_size=3)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stored=st.lists(_ROW, max_size=3), files=_FILES)
+def test_the_first_occurrence_of_every_id_lands_whatever_the_repeats(tmp_path_factory, stored, files):
+    folder = tmp_path_factory.mktemp("imports")
+
+    def parquet(name: str, rows: list[tuple[str, str, str, int]]) -> Path:
+        return write_parquet(folder / name, [(i, who, None, ev, f"2024-01-0{day}T00:00:00Z")
+                                             for i, who, ev, day in rows]) if rows else _empty(folder / name)
+
+    with DuckDBStore.open(folder / "s.duckdb") as store:
+        expected: dict[str, tuple[str, str, int]] = {}
+        if stored:
+            import_files(store, [parquet("stored.parquet", stored)])
+            for i, who, ev, day in stored:
+                expected.setdefault(i, (who, ev, day))
+        report = import_files(store, [parquet(f"f{n}.parquet", rows) for n, rows in enumerate(files)])
+        counts = []
+        for rows in files:
+            new = 0
+            for i, who, ev, day in rows:
+                if i not in expected:
+                    expected[i] = (who, ev, day)
+                    new += 1
+            counts.append((len(rows), new, len(rows) - new))
+        assert [(f.rows, f.accepted, f.duplicates) for f in report.files] == counts
+        got = {r["event_id"]: (r["entity_id"], r["event"], r["ts"].day) for r in store.query(
+            "SELECT event_id, entity_id, event, ts FROM events_raw").to_pylist()}
+        assert got == expected
+        assert store.query("SELECT count(*) AS n FROM event_index")["n"][0].as_py() == len(expected)
+
+
+def _empty(path: Path) -> Path:
+    pq.write_table(pa.table({"event_id": pa.array([], pa.string()), "entity_id": pa.array([], pa.string()),
+                             "event": pa.array([], pa.string()), "ts": pa.array([], pa.string())}), path)
+    return path
