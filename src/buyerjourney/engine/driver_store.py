@@ -26,6 +26,7 @@ from buyerjourney.engine.masks import store_mask_sql
 from buyerjourney.engine.query import FunnelQuery
 from buyerjourney.errors import StoreError
 from buyerjourney.store import DuckDBStore
+from buyerjourney.store.duckdb import INDEX_COLUMNS
 
 #: Below this share of the store's events, the scan filters on the funnel's events in DuckDB.
 FILTER_BELOW = 0.6
@@ -107,16 +108,7 @@ def _scan(store: DuckDBStore, query: FunnelQuery, batch_size: int) -> Iterator[t
     bits = None
     if step_sql or excl_sql:
         bits = _filter_bits(store, step_sql, excl_sql, params, used)
-    sql = "SELECT entity_key, ts, event_key, raw_row FROM event_index"
-    scan_params: list[Any] = []
-    if filtered:
-        sql += " WHERE list_contains(?, event_key)"  # a scalar filter: the scan order is kept
-        scan_params = [used]
-    try:
-        reader = store.con.sql(sql, params=scan_params or None).to_arrow_reader(batch_size)
-    except Exception as exc:  # duckdb.Error (the store owns the driver import)
-        raise StoreError(f"funnel scan failed: {str(exc).splitlines()[0]}") from exc
-    for batch in reader:
+    for batch in store.scan(INDEX_COLUMNS, used if filtered else None, batch_size):
         ek = as_numpy(batch.column(2), np.int32)
         rowid = as_numpy(batch.column(3), np.int64)
         mask = lut[ek]

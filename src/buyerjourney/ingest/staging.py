@@ -92,7 +92,7 @@ class Staging:
         self.tallies: dict[int, Tally] = {}
         self._written: list[tuple[int, int, int]] = []  # (file_idx, first rowid, last rowid) of fast inserts
         self._next_row = int(store.query("SELECT coalesce(max(rowid) + 1, 0) AS n FROM events_raw")["n"][0].as_py())
-        self.store_had_events = bool(store.query("SELECT EXISTS (SELECT 1 FROM events_raw) AS e")["e"][0].as_py())
+        self.store_had_events = self._next_row > 0  # rows are never deleted, so rowids start at 0
         self._seen = np.empty(0, np.uint64)  # hashes of the event ids this import has inserted (sorted)
         for name, columns in _TABLES.items():
             store.run(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")

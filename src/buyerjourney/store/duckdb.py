@@ -479,7 +479,10 @@ class DuckDBStore:
         if event_keys is not None:
             sql += " WHERE list_contains(?, event_key)"  # a scalar filter keeps the scan order
             params = [list(event_keys)]
-        reader = self.con.sql(sql, params=params or None).to_arrow_reader(batch_size)
+        try:
+            reader = self.con.sql(sql, params=params or None).to_arrow_reader(batch_size)
+        except duckdb.Error as exc:
+            raise StoreError(f"event index scan failed: {_first_line(exc)}") from exc
         yield from reader
 
     def info(self) -> StoreInfo:
