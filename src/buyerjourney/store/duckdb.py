@@ -196,15 +196,10 @@ class DuckDBStore:
         if read_only:
             raise _OlderSchema()
         for reached, step in enumerate(MIGRATIONS[version:], start=version + 1):
-            self.con.execute("BEGIN")
-            try:
+            with self.transaction():
                 for statement in step:
                     self.con.execute(statement)
                 self._set_meta("schema_version", str(reached))  # with the step: a crash cannot apply it twice
-            except BaseException:
-                self.con.execute("ROLLBACK")
-                raise
-            self.con.execute("COMMIT")
 
     @property
     def schema_version(self) -> int:
@@ -232,26 +227,18 @@ class DuckDBStore:
         Call :meth:`refresh` after a batch of appends so queries see them.
         """
         staged = table.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
-        self.con.register("_staged_events", staged)
         select = ("SELECT event_id, entity_id, anonymous_id, account_id, event, ts, properties::JSON "
                   "FROM _staged_events s")
         if not ids_are_new:
             select += """
                 WHERE NOT EXISTS (SELECT 1 FROM events_raw r WHERE r.event_id = s.event_id)
                 QUALIFY row_number() OVER (PARTITION BY s.event_id) = 1"""
-        try:
-            self.con.execute("BEGIN")
+        with self._registered({"_staged_events": staged}), self.transaction():
             before = self._count("events_raw")
             self.con.execute("INSERT INTO events_raw " + select)
             inserted = self._count("events_raw") - before
             if inserted:
                 self._set_meta("dirty", "1")
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        finally:
-            self.con.unregister("_staged_events")
         return AppendResult(inserted, staged.num_rows - inserted)
 
     def append_identities(self, table: pa.Table) -> AppendResult:
@@ -267,8 +254,7 @@ class DuckDBStore:
     def append_spend(self, table: pa.Table) -> AppendResult:
         """Add spend rows (columns of :data:`SPEND_SCHEMA`); an identical row already present is skipped."""
         staged = table.select(SPEND_SCHEMA.names).cast(SPEND_SCHEMA)
-        self.con.register("_staged", staged)
-        try:
+        with self._registered({"_staged": staged}):
             before = self._count("spend")
             self.con.execute("""
                 INSERT INTO spend SELECT DISTINCT * FROM _staged s WHERE NOT EXISTS (
@@ -276,13 +262,10 @@ class DuckDBStore:
                     AND p.campaign IS NOT DISTINCT FROM s.campaign AND p.amount = s.amount
                     AND p.currency IS NOT DISTINCT FROM s.currency)""")
             inserted = self._count("spend") - before
-        finally:
-            self.con.unregister("_staged")
         return AppendResult(inserted, staged.num_rows - inserted)
 
     def _append_unique(self, name: str, staged: pa.Table, key: str) -> AppendResult:
-        self.con.register("_staged", staged)
-        try:
+        with self._registered({"_staged": staged}):
             before = self._count(name)
             self.con.execute(f"""
                 INSERT INTO {name} SELECT * FROM _staged s
@@ -291,9 +274,19 @@ class DuckDBStore:
             inserted = self._count(name) - before
             if inserted and name == "identities":
                 self._set_meta("dirty", "1")
-        finally:
-            self.con.unregister("_staged")
         return AppendResult(inserted, staged.num_rows - inserted)
+
+    @contextmanager
+    def _registered(self, tables: Mapping[str, pa.Table] | None) -> Iterator[None]:
+        """Arrow ``tables`` readable under their names for the enclosed statements."""
+        registered = dict(tables or {})
+        for name, table in registered.items():
+            self.con.register(name, table)
+        try:
+            yield
+        finally:
+            for name in registered:
+                self.con.unregister(name)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -313,16 +306,11 @@ class DuckDBStore:
         SQL text is the caller's own; user values go in ``params``. Returns the statement's rows (an
         ``INSERT`` gives ``[(rows inserted,)]``); read query results with :meth:`query`.
         """
-        registered = dict(tables or {})
-        for name, table in registered.items():
-            self.con.register(name, table)
-        try:
-            return self.con.execute(sql, params or None).fetchall()  # fetched, so unregister() is not blocked
-        except duckdb.Error as exc:
-            raise StoreError(f"store statement failed: {_first_line(exc)}") from exc
-        finally:
-            for name in registered:
-                self.con.unregister(name)
+        with self._registered(tables):
+            try:
+                return self.con.execute(sql, params or None).fetchall()  # fetched, so unregister() is not blocked
+            except duckdb.Error as exc:
+                raise StoreError(f"store statement failed: {_first_line(exc)}") from exc
 
     def query_progress(self) -> float:
         """Percent done of the statement running on this store (-1 when none); safe from another thread."""
@@ -363,8 +351,8 @@ class DuckDBStore:
         try:
             return self._rebuild(say)
         finally:
-            self.con.execute("DROP TABLE IF EXISTS _pairs")
-            self.con.execute("DROP TABLE IF EXISTS _ids")
+            for scratch in ("_pairs", "_ids", "_links", "_id_map", "_filed"):
+                self.con.execute(f"DROP TABLE IF EXISTS {scratch}")
 
     def _rebuild(self, say: Callable[[str], None]) -> list[IdentityConflict]:
         self.con.execute("""
@@ -389,8 +377,7 @@ class DuckDBStore:
         if roots:  # parameters, not an Arrow table: building one from Python lists makes pyarrow import pandas
             self.con.execute("INSERT INTO _id_map SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
                              [list(roots), list(roots.values())])
-        try:
-            self.con.execute("BEGIN")
+        with self.transaction():
             self.con.execute("DELETE FROM identity_conflicts")
             if conflicts:
                 self.con.executemany("INSERT INTO identity_conflicts VALUES (?, ?, ?, ?)",
@@ -426,12 +413,6 @@ class DuckDBStore:
                 ORDER BY m.entity_key, r.ts, n.event_key""")
             order_index_ties(self.con)
             self._set_meta("dirty", "0")
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        finally:
-            self.con.execute("DROP TABLE IF EXISTS _id_map")
         return conflicts
 
     # -- reads -----------------------------------------------------------------------------------
@@ -441,16 +422,11 @@ class DuckDBStore:
 
         ``tables`` are Arrow tables the query may read, registered under their names for its duration.
         """
-        registered = dict(tables or {})
-        for name, table in registered.items():
-            self.con.register(name, table)
-        try:
-            return self.con.sql(sql, params=params or None).to_arrow_table()
-        except duckdb.Error as exc:
-            raise StoreError(f"query failed: {_first_line(exc)}") from exc
-        finally:
-            for name in registered:
-                self.con.unregister(name)
+        with self._registered(tables):
+            try:
+                return self.con.sql(sql, params=params or None).to_arrow_table()
+            except duckdb.Error as exc:
+                raise StoreError(f"query failed: {_first_line(exc)}") from exc
 
     def column(self, sql: str, params: Sequence[Any] | None = None) -> np.ndarray:
         """The first column of a read query's result as one NumPy array (cheaper than Arrow for big numbers)."""
